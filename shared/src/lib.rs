@@ -1,7 +1,18 @@
-//! What every Lambda function of the API shares.
+//! What every Lambda function of the API shares: configuration and secrets, the store, the HTTP
+//! layer, telemetry and metrics. A function's `main` is one call to [`lambda::run`].
 
+pub mod app;
 pub mod aws;
 pub mod clock;
+pub mod config;
+pub mod http;
+pub mod lambda;
+pub mod metrics;
+pub mod openapi;
+pub mod secrets;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+pub use app::AppContext;

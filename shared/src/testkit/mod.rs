@@ -85,3 +85,137 @@ pub async fn dynamodb_table() -> DynamoBackend {
     }
     panic!("could not create a table in DynamoDB Local at {endpoint}: {last_error:?}");
 }
+
+/// Settings for a test: development defaults plus `overrides`, never the process environment.
+pub fn settings(overrides: &[(&str, &str)]) -> crate::config::Settings {
+    let env = crate::config::EnvMap::from_pairs(overrides.iter().copied());
+    crate::config::Settings::from_env(&env, "test").expect("test settings")
+}
+
+/// An application context over `store`, with generated secrets and metrics captured in memory.
+pub fn context(
+    store: &TestStore,
+    overrides: &[(&str, &str)],
+) -> (crate::AppContext, crate::telemetry::Sink) {
+    let metrics_sink = crate::telemetry::Sink::memory();
+    let ctx = crate::AppContext::new(
+        settings(overrides),
+        crate::secrets::Secrets::generate(),
+        store.store.clone(),
+        store.clock.clone(),
+        crate::metrics::Metrics::new("test", metrics_sink.clone()),
+    );
+    (ctx, metrics_sink)
+}
+
+static LOGS: std::sync::OnceLock<crate::telemetry::Sink> = std::sync::OnceLock::new();
+
+/// Every log line this test process wrote, captured by one global subscriber installed on first
+/// use (tests run in parallel, so a per-thread subscriber would miss lines). Call it before
+/// sending requests; filter lines by request id with [`logs_for_request`].
+pub fn captured_logs() -> crate::telemetry::Sink {
+    LOGS.get_or_init(|| {
+        let sink = crate::telemetry::Sink::memory();
+        crate::telemetry::init(crate::telemetry::subscriber(
+            "test",
+            crate::config::LogLevel::Debug,
+            sink.clone(),
+        ));
+        sink
+    })
+    .clone()
+}
+
+/// The captured log lines of one request, parsed.
+pub fn logs_for_request(request_id: &str) -> Vec<serde_json::Value> {
+    captured_logs()
+        .lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["request_id"] == request_id)
+        .collect()
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the response is the error envelope with `status` and `code`; returns the error.
+    pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        let body = self.json();
+        let error = body["error"].clone();
+        assert_eq!(error["code"], code, "body: {body}");
+        assert!(error["message"].is_string(), "body: {body}");
+        assert!(error["details"].is_object(), "body: {body}");
+        let request_id = error["request_id"].as_str().expect("request_id");
+        assert_eq!(
+            Some(request_id),
+            self.header("x-request-id"),
+            "envelope and header ids differ"
+        );
+        error
+    }
+}
+
+/// Sends `request` through `router` in-process, as Lambda would.
+pub async fn send(router: &axum::Router, request: http::Request<axum::body::Body>) -> TestResponse {
+    use tower::ServiceExt;
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("routers are infallible");
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+    TestResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A request with no body.
+pub fn request(method: &str, uri: &str) -> http::Request<axum::body::Body> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .expect("request")
+}
+
+/// A request with a JSON body.
+pub fn json_request(
+    method: &str,
+    uri: &str,
+    body: &serde_json::Value,
+) -> http::Request<axum::body::Body> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request")
+}

@@ -1,0 +1,4 @@
+pub mod description;
+pub mod info;
+pub mod liveness;
+pub mod readiness;

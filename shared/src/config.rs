@@ -1,0 +1,807 @@
+//! Typed settings, read once at cold start from the environment.
+//!
+//! Names and defaults are the ones this product's clients and operators already use (see the
+//! README's configuration table). Every problem is collected and reported together, each naming
+//! its variable, so a wrong deployment fails at start with one clear message instead of on the
+//! first request. Secrets are loaded separately ([`crate::secrets`]) and are never part of these
+//! settings.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// The process environment as a map, so settings can be built from any map in tests.
+#[derive(Clone, Debug, Default)]
+pub struct EnvMap(HashMap<String, String>);
+
+impl EnvMap {
+    pub fn from_process() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// The value, with an empty or blank value counting as unset (as SAM passes unset parameters).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// One or more invalid settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub variable: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn single(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            problems: vec![Problem {
+                variable: variable.to_owned(),
+                message: message.into(),
+            }],
+        }
+    }
+
+    /// Whether a problem names `variable`.
+    pub fn mentions(&self, variable: &str) -> bool {
+        self.problems.iter().any(|p| p.variable == variable)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for problem in &self.problems {
+            write!(f, " {}: {};", problem.variable, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Prod => "prod",
+        }
+    }
+
+    pub fn is_dev(self) -> bool {
+        self == Self::Dev
+    }
+
+    /// Staging and prod run in AWS with real secrets and DynamoDB.
+    pub fn is_deployed(self) -> bool {
+        !self.is_dev()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No cross-origin access (no `CORS_ORIGINS`).
+    None,
+    /// `*`: any origin, without credentials.
+    Any,
+    /// Exactly these origins, with credentials (the refresh cookie).
+    List(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+    DynamoDb,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    pub table_name: String,
+    /// DynamoDB Local (development and tests only).
+    pub dynamodb_endpoint: Option<String>,
+    /// The SQLite file of the embedded store.
+    pub embedded_path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub enum SecretsSource {
+    /// `JWT_SECRET`, `TOKEN_PEPPER`, `MFA_ENCRYPTION_KEY` from the environment.
+    Environment,
+    /// One JSON secret in AWS Secrets Manager (`APP_SECRETS_ARN`), fetched once per container.
+    SecretsManager {
+        arn: String,
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub jwt_alg: JwtAlgorithm,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub password_reset_ttl: Duration,
+}
+
+/// At most `limit` requests per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    pub login_ip: RateLimit,
+    pub login_email: RateLimit,
+    pub signup_ip: RateLimit,
+    pub reset_ip: RateLimit,
+    pub reset_email: RateLimit,
+    pub refresh_user: RateLimit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutSettings {
+    pub email_threshold: u32,
+    pub ip_threshold: u32,
+    pub email_lock_ttl: Duration,
+    pub ip_lock_ttl: Duration,
+    pub ip_lock_escalation: bool,
+    pub ip_lock_max_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct OAuthProviderSettings {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub redirect_uri: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct OAuthSettings {
+    pub google: Option<OAuthProviderSettings>,
+    pub microsoft: Option<OAuthProviderSettings>,
+    pub state_ttl: Duration,
+    pub nonce_ttl: Duration,
+    pub link_ttl: Duration,
+    pub allowed_redirect_uris: Vec<String>,
+    pub jwks_cache_ttl: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaSettings {
+    pub totp_issuer: String,
+    pub totp_period: u32,
+    pub totp_digits: u32,
+    pub backup_codes_count: u32,
+    pub token_ttl: Duration,
+}
+
+/// Everything configurable, except secrets.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub env: Environment,
+    /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), else the binary's.
+    pub function_name: String,
+    pub api_prefix: String,
+    pub log_level: LogLevel,
+    pub cors_origins: CorsOrigins,
+    pub max_body_bytes: usize,
+    pub seed_demo_accounts: bool,
+    pub tokens: TokenSettings,
+    pub rate_limits: RateLimits,
+    pub lockout: LockoutSettings,
+    pub oauth: OAuthSettings,
+    pub mfa: MfaSettings,
+    pub store: StoreSettings,
+    pub secrets_source: SecretsSource,
+    /// Folder for local state in development: the embedded store and generated dev secrets.
+    pub local_data_dir: PathBuf,
+    pub aws_region: Option<String>,
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 3600;
+const DAY: u64 = 86_400;
+
+impl Settings {
+    /// Reads and checks every setting; `function` names the binary when not running in Lambda.
+    pub fn from_env(env: &EnvMap, function: &str) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            env,
+            problems: Vec::new(),
+        };
+
+        let environment = r.choice("ENV", Environment::Dev, "dev, staging or prod", |v| match v
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "dev" | "development" | "local" => Some(Environment::Dev),
+            "staging" => Some(Environment::Staging),
+            "prod" | "production" => Some(Environment::Prod),
+            _ => None,
+        });
+        let api_prefix = r.text("API_PREFIX", "/v1");
+        if !api_prefix.starts_with('/')
+            || api_prefix.ends_with('/')
+            || api_prefix.contains(char::is_whitespace)
+        {
+            r.problem(
+                "API_PREFIX",
+                format!("must look like /v1 (got {api_prefix:?})"),
+            );
+        }
+        let log_level = r.choice(
+            "LOG_LEVEL",
+            LogLevel::Info,
+            "DEBUG, INFO, WARNING or ERROR",
+            |v| match v.to_ascii_uppercase().as_str() {
+                "TRACE" => Some(LogLevel::Trace),
+                "DEBUG" => Some(LogLevel::Debug),
+                "INFO" => Some(LogLevel::Info),
+                "WARN" | "WARNING" => Some(LogLevel::Warn),
+                "ERROR" | "CRITICAL" => Some(LogLevel::Error),
+                _ => None,
+            },
+        );
+        let cors_origins = r.cors_origins(environment);
+        let max_body_bytes = r.number("MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024);
+
+        let tokens = TokenSettings {
+            jwt_alg: r.choice(
+                "JWT_ALG",
+                JwtAlgorithm::HS256,
+                "HS256, HS384 or HS512",
+                |v| match v.to_ascii_uppercase().as_str() {
+                    "HS256" => Some(JwtAlgorithm::HS256),
+                    "HS384" => Some(JwtAlgorithm::HS384),
+                    "HS512" => Some(JwtAlgorithm::HS512),
+                    _ => None,
+                },
+            ),
+            issuer: r.text("JWT_ISSUER", "medical-platform"),
+            audience: r.text("JWT_AUDIENCE", "medical-platform-api"),
+            access_ttl: r.duration("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 24 * 60, MINUTE),
+            refresh_ttl: r.duration("REFRESH_TOKEN_EXPIRE_DAYS", 14, 1, 365, DAY),
+            password_reset_ttl: r.duration("PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 24 * 60, MINUTE),
+        };
+        let seed_demo_accounts = r.flag("SEED_DEMO_ACCOUNTS", false);
+
+        let rate_limits = RateLimits {
+            login_ip: r.rate_limit("RL_LOGIN_IP_LIMIT", 20, 10 * MINUTE),
+            login_email: r.rate_limit("RL_LOGIN_EMAIL_LIMIT", 10, 10 * MINUTE),
+            signup_ip: r.rate_limit("RL_SIGNUP_IP_LIMIT", 5, HOUR),
+            reset_ip: r.rate_limit("RL_RESET_IP_LIMIT", 5, HOUR),
+            reset_email: r.rate_limit("RL_RESET_EMAIL_LIMIT", 3, HOUR),
+            refresh_user: r.rate_limit("RL_REFRESH_USER_LIMIT", 60, HOUR),
+        };
+
+        let lockout = LockoutSettings {
+            email_threshold: r.number("LOGIN_FAIL_EMAIL_THRESHOLD", 8, 1, 1000),
+            ip_threshold: r.number("LOGIN_FAIL_IP_THRESHOLD", 30, 1, 100_000),
+            email_lock_ttl: r.duration("EMAIL_LOCK_TTL", 900, 1, 30 * DAY, 1),
+            ip_lock_ttl: r.duration("IP_LOCK_TTL", 900, 1, 30 * DAY, 1),
+            ip_lock_escalation: r.flag("IP_LOCK_ESCALATION", true),
+            ip_lock_max_ttl: r.duration("IP_LOCK_MAX_TTL", DAY, 1, 365 * DAY, 1),
+        };
+        if lockout.ip_lock_max_ttl < lockout.ip_lock_ttl {
+            r.problem("IP_LOCK_MAX_TTL", "must be at least IP_LOCK_TTL");
+        }
+
+        let oauth = OAuthSettings {
+            google: r.oauth_provider("GOOGLE"),
+            microsoft: r.oauth_provider("MICROSOFT"),
+            state_ttl: r.duration("OAUTH_STATE_TTL", 600, 30, HOUR, 1),
+            nonce_ttl: r.duration("OAUTH_NONCE_TTL", 600, 30, HOUR, 1),
+            link_ttl: r.duration("OAUTH_LINK_TTL", 600, 30, HOUR, 1),
+            allowed_redirect_uris: r.list("OAUTH_ALLOWED_REDIRECT_URIS"),
+            jwks_cache_ttl: r.duration("JWKS_CACHE_TTL_SECONDS", HOUR, 0, DAY, 1),
+        };
+        for uri in &oauth.allowed_redirect_uris {
+            if !is_http_url(uri) {
+                r.problem(
+                    "OAUTH_ALLOWED_REDIRECT_URIS",
+                    format!("{uri:?} is not an http(s) URL"),
+                );
+            }
+        }
+
+        let mfa = MfaSettings {
+            totp_issuer: r.text("MFA_TOTP_ISSUER", "ExamPrepSite"),
+            totp_period: r.number("MFA_TOTP_PERIOD", 30, 15, 120),
+            totp_digits: r.number("MFA_TOTP_DIGITS", 6, 6, 8),
+            backup_codes_count: r.number("MFA_BACKUP_CODES_COUNT", 10, 1, 50),
+            token_ttl: r.duration("MFA_TOKEN_EXPIRE_MINUTES", 5, 1, 60, MINUTE),
+        };
+
+        let local_data_dir = PathBuf::from(r.text("LOCAL_DATA_DIR", ".local"));
+        let store = r.store(environment, &local_data_dir);
+        let secrets_source = match r.optional("APP_SECRETS_ARN") {
+            Some(arn) => SecretsSource::SecretsManager {
+                arn,
+                endpoint: r.optional("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+            },
+            None => SecretsSource::Environment,
+        };
+
+        let function_name = r
+            .optional("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|| function.to_owned());
+        let aws_region = r
+            .optional("AWS_REGION")
+            .or_else(|| r.optional("AWS_DEFAULT_REGION"));
+
+        if !r.problems.is_empty() {
+            return Err(ConfigError {
+                problems: r.problems,
+            });
+        }
+        Ok(Self {
+            env: environment,
+            function_name,
+            api_prefix,
+            log_level,
+            cors_origins,
+            max_body_bytes,
+            seed_demo_accounts,
+            tokens,
+            rate_limits,
+            lockout,
+            oauth,
+            mfa,
+            store,
+            secrets_source,
+            local_data_dir,
+            aws_region,
+        })
+    }
+
+    /// The path of an API route under the configured prefix, e.g. `path("/health")`.
+    pub fn path(&self, route: &str) -> String {
+        format!("{}{}", self.api_prefix, route)
+    }
+}
+
+fn is_http_url(value: &str) -> bool {
+    (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() > "https://".len()
+        && !value.contains(char::is_whitespace)
+}
+
+/// Reads variables and collects every problem.
+struct Reader<'a> {
+    env: &'a EnvMap,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, variable: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            variable: variable.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.env.get(name).map(str::to_owned)
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn choice<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        match self.env.get(name) {
+            None => default,
+            Some(raw) => parse(raw).unwrap_or_else(|| {
+                self.problem(name, format!("expected {expected}, got {raw:?}"));
+                default
+            }),
+        }
+    }
+
+    fn number<T>(&mut self, name: &str, default: T, min: T, max: T) -> T
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.env.get(name) else {
+            return default;
+        };
+        match raw.parse::<T>() {
+            Ok(value) if value >= min && value <= max => value,
+            _ => {
+                self.problem(
+                    name,
+                    format!("expected a whole number from {min} to {max}, got {raw:?}"),
+                );
+                default
+            }
+        }
+    }
+
+    /// A number of `unit` seconds.
+    fn duration(&mut self, name: &str, default: u64, min: u64, max: u64, unit: u64) -> Duration {
+        Duration::from_secs(self.number(name, default, min, max) * unit)
+    }
+
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        self.choice(name, default, "true or false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Some(true),
+                "false" | "0" | "no" | "off" => Some(false),
+                _ => None,
+            }
+        })
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.env
+            .get(name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn rate_limit(&mut self, name: &str, default: u32, window_secs: u64) -> RateLimit {
+        RateLimit {
+            limit: self.number(name, default, 1, 1_000_000),
+            window: Duration::from_secs(window_secs),
+        }
+    }
+
+    fn cors_origins(&mut self, environment: Environment) -> CorsOrigins {
+        let origins = self.list("CORS_ORIGINS");
+        if origins.is_empty() {
+            return CorsOrigins::None;
+        }
+        if origins.iter().any(|o| o == "*") {
+            if environment == Environment::Prod {
+                self.problem(
+                    "CORS_ORIGINS",
+                    "\"*\" is not allowed with ENV=prod: list the origins",
+                );
+            }
+            return CorsOrigins::Any;
+        }
+        for origin in &origins {
+            if !is_http_url(origin) || origin.ends_with('/') {
+                self.problem(
+                    "CORS_ORIGINS",
+                    format!("{origin:?} is not an origin like https://app.example.com"),
+                );
+            }
+        }
+        CorsOrigins::List(origins)
+    }
+
+    fn oauth_provider(&mut self, provider: &str) -> Option<OAuthProviderSettings> {
+        let id_var = format!("OAUTH_{provider}_CLIENT_ID");
+        let secret_var = format!("OAUTH_{provider}_CLIENT_SECRET");
+        let redirect_var = format!("OAUTH_{provider}_REDIRECT_URI");
+        let client_id = self.optional(&id_var)?;
+        let client_secret = self.optional(&secret_var);
+        let redirect_uri = self.optional(&redirect_var);
+        if client_secret.is_none() {
+            self.problem(&secret_var, format!("is required when {id_var} is set"));
+        }
+        match &redirect_uri {
+            None => self.problem(&redirect_var, format!("is required when {id_var} is set")),
+            Some(uri) if !is_http_url(uri) => {
+                self.problem(&redirect_var, format!("{uri:?} is not an http(s) URL"))
+            }
+            Some(_) => {}
+        }
+        Some(OAuthProviderSettings {
+            client_id,
+            client_secret: SecretString::from(client_secret.unwrap_or_default()),
+            redirect_uri: redirect_uri.unwrap_or_default(),
+        })
+    }
+
+    fn store(
+        &mut self,
+        environment: Environment,
+        local_data_dir: &std::path::Path,
+    ) -> StoreSettings {
+        let default_kind = if environment.is_dev() {
+            StoreKind::Embedded
+        } else {
+            StoreKind::DynamoDb
+        };
+        let kind = self.choice("STORE", default_kind, "embedded or dynamodb", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "embedded" | "sqlite" => Some(StoreKind::Embedded),
+                "dynamodb" | "dynamo" => Some(StoreKind::DynamoDb),
+                _ => None,
+            }
+        });
+        if kind == StoreKind::Embedded && environment.is_deployed() {
+            self.problem(
+                "STORE",
+                format!(
+                    "the embedded store is for local development; ENV={} needs STORE=dynamodb",
+                    environment.as_str()
+                ),
+            );
+        }
+        let dynamodb_endpoint = self.optional("DYNAMODB_ENDPOINT");
+        if let Some(endpoint) = &dynamodb_endpoint {
+            if environment.is_deployed() {
+                self.problem(
+                    "DYNAMODB_ENDPOINT",
+                    format!(
+                        "points the store at a local emulator; not allowed with ENV={}",
+                        environment.as_str()
+                    ),
+                );
+            } else if !is_http_url(endpoint) {
+                self.problem(
+                    "DYNAMODB_ENDPOINT",
+                    format!("{endpoint:?} is not an http(s) URL"),
+                );
+            }
+        }
+        let table_name = self.text("TABLE_NAME", "medical-platform");
+        let valid_table = (3..=255).contains(&table_name.len())
+            && table_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid_table {
+            self.problem(
+                "TABLE_NAME",
+                format!("{table_name:?} is not a valid DynamoDB table name"),
+            );
+        }
+        let embedded_path = self
+            .optional("EMBEDDED_DB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| local_data_dir.join("store.sqlite3"));
+        StoreSettings {
+            kind,
+            table_name,
+            dynamodb_endpoint,
+            embedded_path,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_env(&EnvMap::from_pairs(pairs.iter().copied()), "health")
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.env, Environment::Dev);
+        assert_eq!(s.api_prefix, "/v1");
+        assert_eq!(s.log_level, LogLevel::Info);
+        assert_eq!(s.cors_origins, CorsOrigins::None);
+        assert_eq!(s.tokens.jwt_alg, JwtAlgorithm::HS256);
+        assert_eq!(s.tokens.access_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(s.tokens.refresh_ttl, Duration::from_secs(14 * DAY));
+        assert_eq!(s.tokens.password_reset_ttl, Duration::from_secs(30 * 60));
+        assert!(!s.seed_demo_accounts);
+        assert_eq!(
+            s.rate_limits.login_ip,
+            RateLimit {
+                limit: 20,
+                window: Duration::from_secs(600)
+            }
+        );
+        assert_eq!(s.rate_limits.login_email.limit, 10);
+        assert_eq!(
+            s.rate_limits.signup_ip,
+            RateLimit {
+                limit: 5,
+                window: Duration::from_secs(HOUR)
+            }
+        );
+        assert_eq!(s.rate_limits.reset_ip.limit, 5);
+        assert_eq!(s.rate_limits.reset_email.limit, 3);
+        assert_eq!(s.rate_limits.refresh_user.limit, 60);
+        assert_eq!(s.lockout.email_threshold, 8);
+        assert_eq!(s.lockout.ip_threshold, 30);
+        assert_eq!(s.lockout.email_lock_ttl, Duration::from_secs(900));
+        assert!(s.lockout.ip_lock_escalation);
+        assert_eq!(s.lockout.ip_lock_max_ttl, Duration::from_secs(DAY));
+        assert_eq!(s.oauth.state_ttl, Duration::from_secs(600));
+        assert_eq!(s.oauth.jwks_cache_ttl, Duration::from_secs(HOUR));
+        assert!(s.oauth.google.is_none());
+        assert_eq!(s.mfa.totp_issuer, "ExamPrepSite");
+        assert_eq!(
+            (
+                s.mfa.totp_period,
+                s.mfa.totp_digits,
+                s.mfa.backup_codes_count
+            ),
+            (30, 6, 10)
+        );
+        assert_eq!(s.mfa.token_ttl, Duration::from_secs(300));
+        assert_eq!(s.store.kind, StoreKind::Embedded);
+        assert_eq!(s.store.embedded_path, PathBuf::from(".local/store.sqlite3"));
+        assert!(matches!(s.secrets_source, SecretsSource::Environment));
+        assert_eq!(s.function_name, "health");
+    }
+
+    #[test]
+    fn values_are_read_and_typed() {
+        let s = settings(&[
+            ("ENV", "staging"),
+            ("LOG_LEVEL", "warning"),
+            (
+                "CORS_ORIGINS",
+                "http://localhost:3000, https://app.example.com",
+            ),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "5"),
+            ("RL_LOGIN_IP_LIMIT", "3"),
+            ("IP_LOCK_ESCALATION", "false"),
+            ("STORE", "dynamodb"),
+            ("TABLE_NAME", "prod-table"),
+            (
+                "APP_SECRETS_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:app",
+            ),
+            ("OAUTH_GOOGLE_CLIENT_ID", "id"),
+            ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+            ("OAUTH_GOOGLE_REDIRECT_URI", "https://app.example.com/cb"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "prod-health"),
+        ])
+        .unwrap();
+        assert_eq!(s.env, Environment::Staging);
+        assert_eq!(s.log_level, LogLevel::Warn);
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec![
+                "http://localhost:3000".into(),
+                "https://app.example.com".into()
+            ])
+        );
+        assert_eq!(s.tokens.access_ttl, Duration::from_secs(300));
+        assert_eq!(s.rate_limits.login_ip.limit, 3);
+        assert!(!s.lockout.ip_lock_escalation);
+        assert_eq!(s.store.kind, StoreKind::DynamoDb);
+        assert_eq!(s.store.table_name, "prod-table");
+        assert!(matches!(
+            s.secrets_source,
+            SecretsSource::SecretsManager { .. }
+        ));
+        assert_eq!(s.oauth.google.unwrap().client_id, "id");
+        assert_eq!(s.function_name, "prod-health");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_by_name() {
+        let err = settings(&[
+            ("ENV", "production-ish"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "abc"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "0"),
+            ("RL_LOGIN_IP_LIMIT", "-1"),
+            ("SEED_DEMO_ACCOUNTS", "maybe"),
+            ("LOG_LEVEL", "LOUD"),
+            ("API_PREFIX", "v1/"),
+            ("STORE", "postgres"),
+            ("MFA_TOTP_DIGITS", "4"),
+            ("OAUTH_MICROSOFT_CLIENT_ID", "id"),
+            ("IP_LOCK_TTL", "100"),
+            ("IP_LOCK_MAX_TTL", "50"),
+            ("CORS_ORIGINS", "not a url"),
+        ])
+        .unwrap_err();
+        for variable in [
+            "ENV",
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "REFRESH_TOKEN_EXPIRE_DAYS",
+            "RL_LOGIN_IP_LIMIT",
+            "SEED_DEMO_ACCOUNTS",
+            "LOG_LEVEL",
+            "API_PREFIX",
+            "STORE",
+            "MFA_TOTP_DIGITS",
+            "OAUTH_MICROSOFT_CLIENT_SECRET",
+            "OAUTH_MICROSOFT_REDIRECT_URI",
+            "IP_LOCK_MAX_TTL",
+            "CORS_ORIGINS",
+        ] {
+            assert!(err.mentions(variable), "{variable} missing from: {err}");
+        }
+        assert!(
+            err.to_string()
+                .contains("ACCESS_TOKEN_EXPIRE_MINUTES: expected a whole number")
+        );
+    }
+
+    #[test]
+    fn deployed_environments_refuse_local_only_settings() {
+        let err = settings(&[("ENV", "prod"), ("STORE", "embedded")]).unwrap_err();
+        assert!(err.mentions("STORE"));
+        let err = settings(&[
+            ("ENV", "staging"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+        ])
+        .unwrap_err();
+        assert!(err.mentions("DYNAMODB_ENDPOINT"));
+        let err = settings(&[("ENV", "prod"), ("CORS_ORIGINS", "*")]).unwrap_err();
+        assert!(err.mentions("CORS_ORIGINS"));
+        // Without STORE, deployed environments use DynamoDB.
+        assert_eq!(
+            settings(&[("ENV", "prod")]).unwrap().store.kind,
+            StoreKind::DynamoDb
+        );
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let s = settings(&[
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "  "),
+            ("OAUTH_GOOGLE_CLIENT_ID", ""),
+        ])
+        .unwrap();
+        assert_eq!(s.tokens.access_ttl, Duration::from_secs(900));
+        assert!(s.oauth.google.is_none());
+    }
+}

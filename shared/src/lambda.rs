@@ -1,0 +1,47 @@
+//! The whole of a function's `main`: read settings, start telemetry, build the state once, serve.
+
+use axum::Router;
+
+use crate::app::AppContext;
+use crate::config::{EnvMap, LogLevel, Settings};
+use crate::telemetry::{self, Sink};
+
+/// Runs a function under the Lambda runtime (or `cargo lambda watch`). A configuration problem
+/// stops it at start with a message naming the variable; it never waits for the first request.
+pub async fn run(
+    function: &'static str,
+    router: fn(AppContext) -> Router,
+) -> Result<(), lambda_http::Error> {
+    let env = EnvMap::from_process();
+    let settings = match Settings::from_env(&env, function) {
+        Ok(settings) => settings,
+        Err(err) => {
+            telemetry::init(telemetry::subscriber(
+                function,
+                LogLevel::Info,
+                Sink::Stdout,
+            ));
+            tracing::error!(error = %err, "cannot start: fix the configuration");
+            return Err(err.into());
+        }
+    };
+    telemetry::init(telemetry::subscriber(
+        &settings.function_name,
+        settings.log_level,
+        Sink::Stdout,
+    ));
+    let ctx = match AppContext::build(settings, &env, Sink::Stdout).await {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            tracing::error!(error = &err as &dyn std::error::Error, "cannot start");
+            return Err(err.into());
+        }
+    };
+    tracing::info!(
+        env = ctx.settings.env.as_str(),
+        store = ctx.store.backend_name(),
+        key_source = ?ctx.secrets.origin(),
+        "function ready"
+    );
+    lambda_http::run(router(ctx)).await
+}
