@@ -1,1 +1,71 @@
-//! Black-box API tests live in `tests/tests/`; this crate has no library code.
+//! The whole API in one process, routed exactly as API Gateway and `cargo lambda watch` route it:
+//! from the `[workspace.metadata.lambda.watch.router]` table of the workspace `Cargo.toml` (the
+//! one routing table), to each function's own router, the same router Lambda runs.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use shared::AppContext;
+use shared::testkit::{TestResponse, send, workspace_root};
+
+/// Every function of the API, by binary name, with the router its `main` serves.
+pub const FUNCTIONS: &[(&str, fn(AppContext) -> Router)] = &[("health", health::router)];
+
+/// The routing table: path pattern → function name.
+pub fn routing_table() -> BTreeMap<String, String> {
+    let manifest =
+        std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("workspace Cargo.toml");
+    let manifest: toml::Table = manifest.parse().expect("Cargo.toml is valid TOML");
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("[workspace.metadata.lambda.watch.router] exists");
+    router
+        .iter()
+        .map(|(path, function)| {
+            (
+                path.clone(),
+                function.as_str().expect("function name").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The API Gateway of the tests.
+pub struct Gateway {
+    matcher: matchit::Router<String>,
+    functions: BTreeMap<&'static str, Router>,
+}
+
+impl Gateway {
+    /// Every function's router over one shared context (one store, one set of secrets).
+    pub fn new(ctx: &AppContext) -> Self {
+        let mut matcher = matchit::Router::new();
+        for (pattern, function) in routing_table() {
+            matcher
+                .insert(pattern, function)
+                .expect("valid route pattern");
+        }
+        let functions = FUNCTIONS
+            .iter()
+            .map(|(name, router)| (*name, router(ctx.clone())))
+            .collect();
+        Self { matcher, functions }
+    }
+
+    /// The function a path is routed to.
+    pub fn function_for(&self, path: &str) -> Option<&str> {
+        self.matcher.at(path).ok().map(|m| m.value.as_str())
+    }
+
+    pub async fn send(&self, request: http::Request<axum::body::Body>) -> TestResponse {
+        let function = self
+            .function_for(request.uri().path())
+            .unwrap_or_else(|| panic!("no route for {}", request.uri().path()));
+        let router = self
+            .functions
+            .get(function)
+            .unwrap_or_else(|| panic!("routing table names unknown function {function}"));
+        send(router, request).await
+    }
+}

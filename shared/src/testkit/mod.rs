@@ -40,6 +40,18 @@ impl TestStore {
         }
     }
 
+    /// The same store behind a [`faults::FaultyBackend`], whose plan the test controls.
+    pub fn with_faults(self) -> (Self, Arc<faults::FaultyBackend>) {
+        let faulty = Arc::new(faults::FaultyBackend::new(self.backend.clone()));
+        let backend: Arc<dyn Backend> = faulty.clone();
+        let store = Self {
+            store: Store::new(backend.clone(), self.clock.clone()),
+            backend,
+            ..self
+        };
+        (store, faulty)
+    }
+
     /// A fresh SQLite file in a temporary folder.
     pub fn embedded() -> Self {
         let clock = Clock::manual(Timestamp::now());

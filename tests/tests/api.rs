@@ -1,0 +1,311 @@
+//! The API as clients see it: every function's router behind the routing table, on the embedded
+//! store and on DynamoDB Local.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use api_tests::{FUNCTIONS, Gateway, routing_table};
+use serde_json::Value;
+use shared::testkit::faults::{Fault, Plan};
+use shared::testkit::{BackendKind, TestStore, context, request, workspace_root};
+
+fn gateway(store: &TestStore, overrides: &[(&str, &str)]) -> Gateway {
+    let (ctx, _metrics) = context(store, overrides);
+    Gateway::new(&ctx)
+}
+
+#[test]
+fn the_routing_table_and_the_functions_agree() {
+    let table = routing_table();
+    let known: Vec<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
+    for function in table.values() {
+        assert!(
+            known.contains(&function.as_str()),
+            "routing table names unknown function {function}"
+        );
+    }
+    // Every function crate in the workspace is routed and has a router here.
+    let crates = std::fs::read_dir(workspace_root().join("functions")).unwrap();
+    for entry in crates {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            known.contains(&name.as_str()),
+            "function {name} missing from api_tests::FUNCTIONS"
+        );
+        assert!(
+            table.values().any(|f| f == &name),
+            "function {name} missing from the routing table"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_reach_health_and_get_the_404_envelope() {
+    let store = TestStore::embedded();
+    let api = gateway(&store, &[]);
+    assert_eq!(api.function_for("/v1/whatever/else"), Some("health"));
+    assert_eq!(api.function_for("/"), Some("health"));
+    for path in [
+        "/v1/whatever",
+        "/v2/health",
+        "/v1/health/extra",
+        "/%2e%2e/etc/passwd",
+    ] {
+        api.send(request("GET", path))
+            .await
+            .assert_error(404, "HTTP_ERROR");
+    }
+}
+
+#[tokio::test]
+async fn root_describes_the_api() {
+    let store = TestStore::embedded();
+    let body = gateway(&store, &[]).send(request("GET", "/")).await.json();
+    assert_eq!(body["name"], "Medical Platform API");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["environment"], "dev");
+    assert_eq!(body["docs"], "/docs");
+    assert_eq!(body["openapi"], "/v1/openapi.json");
+    let prod = gateway(&store, &[("ENV", "prod"), ("STORE", "dynamodb")]);
+    let body = prod.send(request("GET", "/")).await.json();
+    assert_eq!(body["environment"], "prod");
+    assert_eq!(body["docs"], Value::Null);
+}
+
+#[tokio::test]
+async fn liveness_answers_without_touching_the_store() {
+    let (broken, faulty) = TestStore::embedded().with_faults();
+    faulty.set_plan(Plan::Always(Fault::Unavailable));
+    let response = gateway(&broken, &[])
+        .send(request("GET", "/v1/health"))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["status"], "ok");
+    assert_eq!(faulty.calls(), 0);
+}
+
+async fn readiness_is_ok_with_one_store_round_trip(kind: BackendKind) {
+    let (counted, faulty) = TestStore::new(kind).await.with_faults();
+    let response = gateway(&counted, &[])
+        .send(request("GET", "/v1/ready"))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["status"], "ok");
+    let check = &body["checks"]["store"];
+    assert_eq!(check["status"], "ok");
+    assert_eq!(check["critical"], true);
+    assert_eq!(
+        check["backend"],
+        if kind == BackendKind::Embedded {
+            "embedded"
+        } else {
+            "dynamodb"
+        }
+    );
+    assert!(check["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        faulty.calls(),
+        1,
+        "readiness makes exactly one store round trip"
+    );
+}
+
+#[tokio::test]
+async fn readiness_is_ok_on_the_embedded_store() {
+    readiness_is_ok_with_one_store_round_trip(BackendKind::Embedded).await;
+}
+
+#[tokio::test]
+async fn readiness_is_ok_on_dynamodb_local() {
+    readiness_is_ok_with_one_store_round_trip(BackendKind::DynamoDb).await;
+}
+
+#[tokio::test]
+async fn readiness_reports_down_degraded_and_recovers_by_itself() {
+    let (store, faulty) = TestStore::embedded().with_faults();
+    let api = gateway(&store, &[]);
+
+    for (fault, category) in [
+        (Fault::Unavailable, "unavailable"),
+        (Fault::Throttled, "throttled"),
+    ] {
+        faulty.set_plan(Plan::Always(fault));
+        let response = api.send(request("GET", "/v1/ready")).await;
+        assert_eq!(response.status, 503);
+        let body = response.json();
+        assert_eq!(body["status"], "down");
+        assert_eq!(body["checks"]["store"]["status"], "down");
+        assert_eq!(body["checks"]["store"]["error"], category);
+    }
+
+    faulty.set_plan(Plan::Always(Fault::Slow(Duration::from_millis(1200))));
+    let body = api.send(request("GET", "/v1/ready")).await.json();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["store"]["status"], "slow");
+
+    faulty.set_plan(Plan::Always(Fault::Slow(Duration::from_secs(5))));
+    let response = api.send(request("GET", "/v1/ready")).await;
+    assert_eq!(response.status, 503);
+    assert_eq!(response.json()["checks"]["store"]["error"], "timeout");
+
+    // The store comes back: so does readiness, with no restart.
+    faulty.set_plan(Plan::Healthy);
+    let response = api.send(request("GET", "/v1/ready")).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_the_error_envelope() {
+    let store = TestStore::embedded();
+    let response = gateway(&store, &[])
+        .send(request("GET", "/v1/openapi.json"))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let doc = response.json();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in ["/", "/docs", "/v1/health", "/v1/ready", "/v1/openapi.json"] {
+        assert!(paths.contains_key(path), "{path} missing from the document");
+    }
+    // Every documented operation answers (it is a real route), and documents the envelope.
+    let api = gateway(&store, &[]);
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let response = api.send(request(&method.to_uppercase(), path)).await;
+            assert_ne!(
+                response.status, 404,
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                response.status, 405,
+                "{method} {path} is documented but not routed"
+            );
+            for range in ["4XX", "5XX"] {
+                let schema =
+                    &operation["responses"][range]["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/ErrorBody",
+                    "{method} {path} {range}"
+                );
+            }
+        }
+    }
+    let envelope = &doc["components"]["schemas"]["ErrorDetail"]["properties"];
+    for field in ["code", "message", "details", "request_id"] {
+        assert!(envelope.get(field).is_some(), "ErrorDetail lacks {field}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn the_document_is_generated_from_the_routers() {
+    // What health serves is what the functions' routers declare, nothing hand-written.
+    let served = health::openapi("/v1");
+    let from_routes = health::api("/v1").into_openapi();
+    let served_paths: Vec<_> = served.paths.paths.keys().collect();
+    let route_paths: Vec<_> = from_routes.paths.paths.keys().collect();
+    assert_eq!(served_paths, route_paths);
+}
+
+#[tokio::test]
+async fn docs_page_is_served_outside_prod_only() {
+    let store = TestStore::embedded();
+    let response = gateway(&store, &[]).send(request("GET", "/docs")).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        response
+            .header("content-security-policy")
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let page = response.text();
+    for path in ["/v1/health", "/v1/ready", "/v1/openapi.json"] {
+        assert!(
+            page.contains(&format!("<code>{path}</code>")),
+            "{path} missing from /docs"
+        );
+    }
+    let prod = gateway(&store, &[("ENV", "prod"), ("STORE", "dynamodb")]);
+    prod.send(request("GET", "/docs"))
+        .await
+        .assert_error(404, "HTTP_ERROR");
+}
+
+#[tokio::test]
+async fn the_api_prefix_moves_every_versioned_route() {
+    let store = TestStore::embedded();
+    let (ctx, _) = context(&store, &[("API_PREFIX", "/v2")]);
+    let router = health::router(ctx);
+    let response = shared::testkit::send(&router, request("GET", "/v2/health")).await;
+    assert_eq!(response.status, 200);
+    shared::testkit::send(&router, request("GET", "/v1/health"))
+        .await
+        .assert_error(404, "HTTP_ERROR");
+    assert!(health::openapi("/v2").paths.paths.contains_key("/v2/ready"));
+}
+
+/// Each sample event in `events/` (what `cargo lambda invoke --data-file` sends) and the status it
+/// must produce.
+const EVENTS: &[(&str, u16)] = &[
+    ("health-root.json", 200),
+    ("health-liveness.json", 200),
+    ("health-readiness.json", 200),
+    ("health-openapi.json", 200),
+    ("health-docs.json", 200),
+    ("health-not-found.json", 404),
+    ("health-method-not-allowed.json", 405),
+];
+
+#[tokio::test]
+async fn every_sample_event_is_a_valid_api_gateway_request() {
+    let dir = workspace_root().join("events");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = EVENTS.iter().map(|(f, _)| (*f).to_owned()).collect();
+    expected.sort();
+    assert_eq!(files, expected, "every event file has an expectation here");
+
+    let store = TestStore::embedded();
+    let api = gateway(&store, &[]);
+    for (file, status) in EVENTS {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let event: Value = serde_json::from_str(&text).unwrap();
+        // Parsed the way the Lambda runtime parses it.
+        let lambda_request: lambda_http::request::LambdaRequest =
+            serde_json::from_str(&text).unwrap();
+        let request: http::Request<lambda_http::Body> = lambda_request.into();
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+        let response = api.send(request).await;
+        assert_eq!(
+            response.status.as_u16(),
+            *status,
+            "{file}: {}",
+            response.text()
+        );
+        // With no X-Request-ID, the API Gateway request id is the request id.
+        assert_eq!(
+            response.header("x-request-id"),
+            event["requestContext"]["requestId"].as_str(),
+            "{file}"
+        );
+    }
+}
