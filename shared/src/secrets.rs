@@ -75,8 +75,9 @@ impl Secrets {
                 {
                     let generated = dev_secrets(&settings.local_data_dir)?;
                     for (name, value) in generated {
-                        if !values.contains_key(&name) {
-                            values.insert(name, value);
+                        if let std::collections::hash_map::Entry::Vacant(slot) = values.entry(name)
+                        {
+                            slot.insert(value);
                             origin = SecretsOrigin::DevGenerated;
                         }
                     }
@@ -116,7 +117,7 @@ impl Secrets {
                 Some(_) => {}
             }
         }
-        if values.get(JWT_SECRET).is_some() && values.get(JWT_SECRET) == values.get(TOKEN_PEPPER) {
+        if values.contains_key(JWT_SECRET) && values.get(JWT_SECRET) == values.get(TOKEN_PEPPER) {
             problem(TOKEN_PEPPER, "must differ from JWT_SECRET".to_owned());
         }
         match values.get(MFA_ENCRYPTION_KEY) {

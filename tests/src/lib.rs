@@ -9,8 +9,11 @@ use axum::Router;
 use shared::AppContext;
 use shared::testkit::{TestResponse, send, workspace_root};
 
+/// What a function's `main` serves: its router over the shared context.
+pub type RouterFn = fn(AppContext) -> Router;
+
 /// Every function of the API, by binary name, with the router its `main` serves.
-pub const FUNCTIONS: &[(&str, fn(AppContext) -> Router)] = &[("health", health::router)];
+pub const FUNCTIONS: &[(&str, RouterFn)] = &[("health", health::router)];
 
 /// The routing table: path pattern → function name.
 pub fn routing_table() -> BTreeMap<String, String> {

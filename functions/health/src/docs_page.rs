@@ -59,8 +59,8 @@ fn content_labels(content: Option<&Value>) -> String {
         .join("<br>")
 }
 
-/// Renders the whole page.
-pub fn render(doc: &Value) -> String {
+/// Renders the whole page; `openapi_url` is where the JSON document is served.
+pub fn render(doc: &Value, openapi_url: &str) -> String {
     let info = &doc["info"];
     let mut page = String::new();
     let _ = write!(
@@ -70,7 +70,7 @@ pub fn render(doc: &Value) -> String {
         title = escape(text(info, "title")),
         version = escape(text(info, "version")),
         openapi = escape(text(doc, "openapi")),
-        json = "v1/openapi.json",
+        json = escape(openapi_url),
         description = escape(text(info, "description")),
     );
     if let Some(Value::Object(paths)) = doc.get("paths") {
@@ -176,7 +176,7 @@ mod tests {
             "info": {"title": "<script>alert(1)</script>", "version": "1"},
             "paths": {"/x": {"get": {"summary": "a & b", "responses": {"200": {"description": "\"ok\""}}}}}
         });
-        let page = render(&doc);
+        let page = render(&doc, "/v1/openapi.json");
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("a &amp; b"));

@@ -197,7 +197,7 @@ impl Backend for DynamoBackend {
         let mut expr = Expr::default();
         let key_condition = expr.key_condition(query);
         let limit = query.limit as usize;
-        let mut start = query.cursor.as_ref().map(|c| start_key(c)).transpose()?;
+        let mut start = query.cursor.as_ref().map(start_key).transpose()?;
         let mut items = Vec::new();
         // Expired items are dropped here, so a page may need more than one call to fill.
         loop {

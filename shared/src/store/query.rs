@@ -123,10 +123,10 @@ impl Query {
                 "limit must be 1..={MAX_PAGE_SIZE}"
             )));
         }
-        if let SortKey::Between(from, to) = &self.sort_key {
-            if from.as_bytes() > to.as_bytes() {
-                return Err(StoreError::invalid("Between needs from <= to"));
-            }
+        if let SortKey::Between(from, to) = &self.sort_key
+            && from.as_bytes() > to.as_bytes()
+        {
+            return Err(StoreError::invalid("Between needs from <= to"));
         }
         if let Some(cursor) = &self.cursor {
             let position = cursor.decode()?;

@@ -23,7 +23,7 @@ fn rendered<'a>(cell: &'a OnceLock<Rendered>, ctx: &AppContext) -> &'a Rendered 
         let value = serde_json::to_value(&doc).unwrap_or_default();
         Rendered {
             json: serde_json::to_string(&value).unwrap_or_default(),
-            html: crate::docs_page::render(&value),
+            html: crate::docs_page::render(&value, &ctx.settings.path("/openapi.json")),
         }
     })
 }

@@ -1,0 +1,40 @@
+# The two commands that matter: `make run` and `make test`. Both install what they need.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export AWS_EC2_METADATA_DISABLED := true
+export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
+
+.PHONY: help run test deps fmt lint unit smoke table clean-local
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: ## Run the whole API on http://127.0.0.1:9000 (embedded store; STORE=dynamodb for DynamoDB Local)
+	scripts/run-local.sh
+
+test: deps ## Everything CI runs: format, lints, unit + conformance + API tests, smoke test
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace --no-fail-fast
+	tests/smoke.sh
+
+deps: ## Install test tools into .tools/ when missing (cargo-lambda, Java 17, DynamoDB Local, moto)
+	scripts/install-tools.sh test
+
+fmt: ## Format the code
+	cargo fmt --all
+
+lint: ## Clippy with warnings as errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit: deps ## Only the cargo tests (both store backends included)
+	cargo test --workspace --no-fail-fast
+
+smoke: deps ## Only the smoke test through cargo lambda watch
+	tests/smoke.sh
+
+table: ## Create the table where STORE=dynamodb and DYNAMODB_ENDPOINT point
+	cargo run --quiet -p shared --bin create-table
+
+clean-local: ## Forget local data (embedded store, dev secrets, DynamoDB Local data)
+	rm -rf .local

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Smoke test through `cargo lambda watch`, as a developer runs the API: starts it on a free
+# loopback port with the workspace router, calls it with curl and `cargo lambda invoke`, checks
+# status codes, the envelope, security headers and request ids, validates the OpenAPI document
+# with an independent validator, and stops everything by PID.
+set -uo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$ROOT"
+export PATH="$ROOT/.tools/venv/bin:$PATH"
+export AWS_EC2_METADATA_DISABLED=true ENV=dev
+unset STORE DYNAMODB_ENDPOINT APP_SECRETS_ARN
+WORK=$(mktemp -d)
+export LOCAL_DATA_DIR="$WORK/data"
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+passed=0 failed=0
+
+check() { # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+
+json_has() { # json_has FILE PYTHON-EXPRESSION-ON-d
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"
+}
+
+cargo-lambda lambda watch -A 127.0.0.1 -P "$PORT" >"$WORK/watch.log" 2>&1 &
+WATCH=$!
+cleanup() { kill_tree "$WATCH"; wait "$WATCH" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# The first request compiles the function.
+deadline=$((SECONDS + 600))
+until curl -s -o /dev/null "$BASE/v1/health"; do
+  if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$WATCH" 2>/dev/null; then
+    echo "cargo lambda watch did not serve $BASE; its log:"; tail -n 40 "$WORK/watch.log"; exit 1
+  fi
+  sleep 1
+done
+
+request() { # request NAME METHOD PATH [curl args…]: body in $WORK/NAME.json, headers in $WORK/NAME.h
+  local name=$1 method=$2 path=$3; shift 3
+  curl -s -X "$method" -D "$WORK/$name.h" -o "$WORK/$name.json" "$@" "$BASE$path"
+}
+status_is() { head -n 1 "$WORK/$1.h" | grep -q " $2"; }
+header_is() { grep -qi "^$2: $3"$'\r'"\?$" "$WORK/$1.h"; }
+
+request health GET /v1/health -H 'X-Request-ID: smoke-123'
+check "GET /v1/health is 200 ok" status_is health 200
+check "liveness body" json_has "$WORK/health.json" 'd["status"] == "ok"'
+check "X-Request-ID is echoed" header_is health x-request-id smoke-123
+for h in "x-content-type-options nosniff" "x-frame-options DENY" "referrer-policy strict-origin-when-cross-origin"; do
+  set -- $h
+  check "security header $1" header_is health "$1" "$2"
+done
+
+request ready GET /v1/ready
+check "GET /v1/ready is 200" status_is ready 200
+check "readiness is ok on the embedded store" json_has "$WORK/ready.json" \
+  'd["status"] == "ok" and d["checks"]["store"]["backend"] == "embedded"'
+
+request missing GET /v1/no-such-path -H 'X-Request-ID: smoke-404'
+check "unknown path is 404" status_is missing 404
+check "404 is the envelope" json_has "$WORK/missing.json" \
+  'd["error"]["code"] == "HTTP_ERROR" and d["error"]["request_id"] == "smoke-404"'
+check "404 carries the security headers" header_is missing x-content-type-options nosniff
+
+request method DELETE /v1/health
+check "wrong method is 405 in the envelope" json_has "$WORK/method.json" 'd["error"]["code"] == "HTTP_ERROR"'
+
+request openapi GET /v1/openapi.json
+check "OpenAPI document is served" status_is openapi 200
+check "OpenAPI document is valid (openapi-spec-validator)" openapi-spec-validator "$WORK/openapi.json"
+
+request docs GET /docs
+check "docs page is HTML" header_is docs content-type 'text/html; charset=utf-8'
+
+for event in events/*.json; do
+  name=$(basename "$event" .json)
+  if cargo-lambda lambda invoke health --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+      --data-file "$event" --output-format json >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+    case "$name" in
+      *not-found) want=404 ;;
+      *method-not-allowed) want=405 ;;
+      *) want=200 ;;
+    esac
+    check "cargo lambda invoke $name answers $want" json_has "$WORK/$name.out" "d['statusCode'] == $want"
+  else
+    cat "$WORK/$name.err"
+    check "cargo lambda invoke $name" false
+  fi
+done
+
+echo
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
