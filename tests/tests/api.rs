@@ -309,3 +309,35 @@ async fn every_sample_event_is_a_valid_api_gateway_request() {
         );
     }
 }
+
+#[tokio::test]
+async fn no_secret_reaches_a_log_line() {
+    let logs = shared::testkit::captured_logs();
+    let store = TestStore::embedded();
+    let (ctx, metrics) = context(&store, &[]);
+    let api = Gateway::new(&ctx);
+    for path in [
+        "/",
+        "/v1/health",
+        "/v1/ready",
+        "/v1/openapi.json",
+        "/docs",
+        "/v1/missing",
+    ] {
+        api.send(request("GET", path)).await;
+        api.send(request("POST", path)).await;
+    }
+    let lines = logs.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("request completed")),
+        "logs were captured"
+    );
+    let mut everything = lines.join("\n");
+    everything.push_str(&metrics.lines().join("\n"));
+    for secret in ctx.secrets.expose_all_for_leak_checks() {
+        assert!(
+            !everything.contains(&secret),
+            "a secret value reached the logs"
+        );
+    }
+}
