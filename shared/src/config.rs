@@ -38,6 +38,14 @@ impl EnvMap {
         self.0.insert(name.to_owned(), value.to_owned());
     }
 
+    /// Names of the variables that are set.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, _)| k.as_str())
+    }
+
     /// The value, with an empty or blank value counting as unset (as SAM passes unset parameters).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
@@ -366,13 +374,33 @@ impl Settings {
 
         let local_data_dir = PathBuf::from(r.text("LOCAL_DATA_DIR", ".local"));
         let store = r.store(environment, &local_data_dir);
+        let secrets_endpoint = r.local_endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", environment);
         let secrets_source = match r.optional("APP_SECRETS_ARN") {
             Some(arn) => SecretsSource::SecretsManager {
                 arn,
-                endpoint: r.optional("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+                endpoint: secrets_endpoint,
             },
             None => SecretsSource::Environment,
         };
+        if environment.is_deployed() {
+            // The SDK honours these by itself: in AWS nothing may redirect a client elsewhere.
+            let overrides: Vec<String> = env
+                .names()
+                .filter(|n| {
+                    n.starts_with("AWS_ENDPOINT_URL") && *n != "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+                })
+                .map(str::to_owned)
+                .collect();
+            for name in overrides {
+                r.problem(
+                    &name,
+                    format!(
+                        "endpoint overrides are not allowed with ENV={}",
+                        environment.as_str()
+                    ),
+                );
+            }
+        }
 
         let function_name = r
             .optional("AWS_LAMBDA_FUNCTION_NAME")
@@ -410,6 +438,24 @@ impl Settings {
     pub fn path(&self, route: &str) -> String {
         format!("{}{}", self.api_prefix, route)
     }
+}
+
+/// Whether `value` is an http(s) URL whose host is this machine (127.0.0.0/8, ::1, localhost).
+fn is_loopback_url(value: &str) -> bool {
+    let Ok(uri) = value.parse::<http::Uri>() else {
+        return false;
+    };
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    scheme_ok && loopback
 }
 
 fn is_http_url(value: &str) -> bool {
@@ -503,6 +549,26 @@ impl Reader<'_> {
             .unwrap_or_default()
     }
 
+    /// An endpoint override for a local emulator: loopback only, and never when deployed.
+    fn local_endpoint(&mut self, name: &str, environment: Environment) -> Option<String> {
+        let endpoint = self.optional(name)?;
+        if environment.is_deployed() {
+            self.problem(
+                name,
+                format!(
+                    "points a client at a local emulator; not allowed with ENV={}",
+                    environment.as_str()
+                ),
+            );
+        } else if !is_loopback_url(&endpoint) {
+            self.problem(
+                name,
+                format!("{endpoint:?} must be an http(s) URL on this machine (127.0.0.1, ::1 or localhost)"),
+            );
+        }
+        Some(endpoint)
+    }
+
     fn rate_limit(&mut self, name: &str, default: u32, window_secs: u64) -> RateLimit {
         RateLimit {
             limit: self.number(name, default, 1, 1_000_000),
@@ -585,23 +651,7 @@ impl Reader<'_> {
                 ),
             );
         }
-        let dynamodb_endpoint = self.optional("DYNAMODB_ENDPOINT");
-        if let Some(endpoint) = &dynamodb_endpoint {
-            if environment.is_deployed() {
-                self.problem(
-                    "DYNAMODB_ENDPOINT",
-                    format!(
-                        "points the store at a local emulator; not allowed with ENV={}",
-                        environment.as_str()
-                    ),
-                );
-            } else if !is_http_url(endpoint) {
-                self.problem(
-                    "DYNAMODB_ENDPOINT",
-                    format!("{endpoint:?} is not an http(s) URL"),
-                );
-            }
-        }
+        let dynamodb_endpoint = self.local_endpoint("DYNAMODB_ENDPOINT", environment);
         let table_name = self.text("TABLE_NAME", "medical-platform");
         let valid_table = (3..=255).contains(&table_name.len())
             && table_name
@@ -792,6 +842,37 @@ mod tests {
             settings(&[("ENV", "prod")]).unwrap().store.kind,
             StoreKind::DynamoDb
         );
+    }
+
+    #[test]
+    fn endpoint_overrides_are_loopback_only_and_never_deployed() {
+        assert!(settings(&[("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")]).is_ok());
+        assert!(settings(&[("DYNAMODB_ENDPOINT", "http://localhost:8000")]).is_ok());
+        assert!(settings(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://[::1]:5000")]).is_ok());
+        for remote in [
+            "http://169.254.169.254",
+            "http://10.0.0.5:8000",
+            "https://dynamodb.example.com",
+            "ftp://127.0.0.1",
+        ] {
+            let err = settings(&[("DYNAMODB_ENDPOINT", remote)]).unwrap_err();
+            assert!(err.mentions("DYNAMODB_ENDPOINT"), "{remote}");
+        }
+        let err = settings(&[
+            ("ENV", "prod"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:1"),
+        ])
+        .unwrap_err();
+        assert!(err.mentions("AWS_ENDPOINT_URL_SECRETS_MANAGER"));
+        let err = settings(&[
+            ("ENV", "staging"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://evil.example"),
+        ])
+        .unwrap_err();
+        assert!(err.mentions("AWS_ENDPOINT_URL_DYNAMODB"));
+        let err =
+            settings(&[("ENV", "prod"), ("AWS_ENDPOINT_URL", "http://evil.example")]).unwrap_err();
+        assert!(err.mentions("AWS_ENDPOINT_URL"));
     }
 
     #[test]

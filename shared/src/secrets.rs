@@ -103,7 +103,7 @@ impl Secrets {
         for name in [JWT_SECRET, TOKEN_PEPPER] {
             match values.get(name) {
                 None => problem(name, "is required".to_owned()),
-                Some(v) if v.len() < MIN_SECRET_BYTES => problem(
+                Some(v) if v.len() < MIN_SECRET_BYTES || !looks_random(v.as_bytes()) => problem(
                     name,
                     format!("must be at least {MIN_SECRET_BYTES} bytes of random data"),
                 ),
@@ -125,7 +125,7 @@ impl Secrets {
                 problem(MFA_ENCRYPTION_KEY, "is required with ENV=prod".to_owned())
             }
             None => {}
-            Some(key) if !is_fernet_key(key) => problem(
+            Some(key) if !fernet_bytes(key).is_some_and(|b| looks_random(&b)) => problem(
                 MFA_ENCRYPTION_KEY,
                 "must be a Fernet key: 32 bytes, URL-safe base64 (Fernet.generate_key())"
                     .to_owned(),
@@ -192,6 +192,13 @@ impl Secrets {
     }
 }
 
+/// Refuses values with almost no variety (`aaaa…`, `abab…`): not proof of randomness, but it
+/// catches keys typed by hand.
+fn looks_random(bytes: &[u8]) -> bool {
+    let distinct: std::collections::HashSet<&u8> = bytes.iter().collect();
+    distinct.len() >= 8
+}
+
 fn looks_like_dev_value(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     lower.starts_with(DEV_PREFIX) || PLACEHOLDERS.iter().any(|p| lower.contains(p))
@@ -199,10 +206,15 @@ fn looks_like_dev_value(value: &str) -> bool {
 
 /// A Fernet key is 32 bytes in URL-safe base64 (44 characters with padding).
 pub fn is_fernet_key(key: &str) -> bool {
+    fernet_bytes(key).is_some()
+}
+
+fn fernet_bytes(key: &str) -> Option<Vec<u8>> {
     URL_SAFE
         .decode(key)
         .or_else(|_| URL_SAFE_NO_PAD.decode(key))
-        .is_ok_and(|bytes| bytes.len() == 32)
+        .ok()
+        .filter(|bytes| bytes.len() == 32)
 }
 
 fn random_token(bytes: usize) -> String {
@@ -306,7 +318,7 @@ mod tests {
     use super::*;
 
     fn strong(tag: &str) -> String {
-        format!("{tag}-{}", "k".repeat(40))
+        format!("{tag}-Zx9Qw3Er7Ty1Ui5Op0As2Df4Gh6Jk8Lz")
     }
 
     fn values(pairs: &[(&str, String)]) -> HashMap<String, String> {
@@ -348,7 +360,7 @@ mod tests {
         .unwrap_err();
         assert!(err.mentions(TOKEN_PEPPER) && err.mentions(MFA_ENCRYPTION_KEY));
         // Messages name the problem, never the value.
-        assert!(!err.to_string().contains("same-kkkk"));
+        assert!(!err.to_string().contains("same-Zx9Q"));
     }
 
     #[test]
@@ -380,6 +392,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.origin(), SecretsOrigin::SecretsManager);
+    }
+
+    #[test]
+    fn keys_without_variety_are_refused() {
+        let err = Secrets::from_values(
+            Environment::Prod,
+            values(&[
+                (JWT_SECRET, "a".repeat(40)),
+                (TOKEN_PEPPER, "ab".repeat(20)),
+                (MFA_ENCRYPTION_KEY, URL_SAFE.encode([7u8; 32])),
+            ]),
+            SecretsOrigin::Environment,
+        )
+        .unwrap_err();
+        assert!(
+            err.mentions(JWT_SECRET)
+                && err.mentions(TOKEN_PEPPER)
+                && err.mentions(MFA_ENCRYPTION_KEY)
+        );
     }
 
     #[test]

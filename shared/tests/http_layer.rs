@@ -389,4 +389,16 @@ async fn cors_follows_cors_origins() {
     let (none, _, _store) = app(&[]);
     let response = send(&none, preflight("https://app.example.com")).await;
     assert_eq!(response.header("access-control-allow-origin"), None);
+
+    // An error rewritten into the envelope keeps its CORS headers, so browsers can read it.
+    let mut wrong_method = request("DELETE", "/ok");
+    wrong_method
+        .headers_mut()
+        .insert("origin", "http://localhost:3000".parse().unwrap());
+    let response = send(&router, wrong_method).await;
+    response.assert_error(405, "HTTP_ERROR");
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
 }

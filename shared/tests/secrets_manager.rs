@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use secrecy::ExposeSecret;
-use shared::config::{EnvMap, Settings};
+use shared::config::{EnvMap, SecretsSource, Settings};
 use shared::secrets::{Secrets, SecretsOrigin};
 use shared::testkit::moto_endpoint;
 
@@ -33,20 +33,32 @@ fn settings(pairs: &[(&str, &str)]) -> (Settings, EnvMap) {
     (Settings::from_env(&env, "test").unwrap(), env)
 }
 
+/// Prod settings whose secret lives in the local Secrets Manager. (From the environment, prod
+/// refuses endpoint overrides; the test sets the source directly.)
+fn prod_settings(arn: &str, endpoint: &str, extra: &[(&str, &str)]) -> (Settings, EnvMap) {
+    let mut pairs = vec![("ENV", "prod"), ("APP_SECRETS_ARN", arn)];
+    pairs.extend_from_slice(extra);
+    let (mut settings, env) = settings(&pairs);
+    settings.secrets_source = SecretsSource::SecretsManager {
+        arn: arn.to_owned(),
+        endpoint: Some(endpoint.to_owned()),
+    };
+    (settings, env)
+}
+
 #[tokio::test]
 async fn prod_reads_its_secrets_from_secrets_manager() {
     let endpoint = moto_endpoint();
-    let jwt = format!("jwt-{}", "a".repeat(40));
-    let pepper = format!("pepper-{}", "b".repeat(40));
+    let jwt = "jwt-Zx9Qw3Er7Ty1Ui5Op0As2Df4Gh6Jk8Lz".to_owned();
+    let pepper = "pepper-Mn2Bv4Cx6Za8Sd0Fg1Hj3Kl5Qw7Er9".to_owned();
     let value = serde_json::json!({"JWT_SECRET": jwt, "TOKEN_PEPPER": pepper, "MFA_ENCRYPTION_KEY": FERNET});
     let arn = create_secret(&endpoint, &value.to_string()).await;
-    let (settings, env) = settings(&[
-        ("ENV", "prod"),
-        ("APP_SECRETS_ARN", &arn),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
-        // Environment values are ignored when a secret is configured.
-        ("JWT_SECRET", "ignored-because-the-secret-wins-000000000000"),
-    ]);
+    // Environment values are ignored when a secret is configured.
+    let (settings, env) = prod_settings(
+        &arn,
+        &endpoint,
+        &[("JWT_SECRET", "ignored-because-the-secret-wins-0123456789")],
+    );
     let secrets = Secrets::load(&settings, &env).await.unwrap();
     assert_eq!(secrets.origin(), SecretsOrigin::SecretsManager);
     assert_eq!(secrets.jwt_secret().expose_secret(), jwt);
@@ -62,11 +74,7 @@ async fn a_secret_missing_a_value_fails_naming_it() {
     let endpoint = moto_endpoint();
     let value = serde_json::json!({"JWT_SECRET": "x".repeat(40)});
     let arn = create_secret(&endpoint, &value.to_string()).await;
-    let (settings, env) = settings(&[
-        ("ENV", "prod"),
-        ("APP_SECRETS_ARN", &arn),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
-    ]);
+    let (settings, env) = prod_settings(&arn, &endpoint, &[]);
     let err = Secrets::load(&settings, &env).await.unwrap_err();
     assert!(
         err.mentions("TOKEN_PEPPER") && err.mentions("MFA_ENCRYPTION_KEY"),

@@ -56,6 +56,8 @@ conformance!(
     expired_items_are_absent_everywhere,
     update_of_an_expired_item_starts_afresh,
     invalid_requests_are_refused_alike,
+    whole_floats_read_back_as_integers,
+    a_cursor_reused_outside_its_range_is_refused,
 );
 
 fn key(sk: &str) -> Key {
@@ -854,5 +856,70 @@ async fn invalid_requests_are_refused_alike(t: TestStore) {
     assert!(invalid(
         s.query(Query::table("P#1").limit(0)).await.map(|_| ())
     ));
+    let empty_bound = Query::table("P#1").sort_key(SortKey::Ge(String::new()));
+    assert!(invalid(s.query(empty_bound).await.map(|_| ())));
+    let unordered = Condition::compare("flag", Cmp::Lt, true);
+    assert!(invalid(
+        s.put(Item::new(&key("flag")), Some(unordered)).await
+    ));
     assert_eq!(s.get(&key("big")).await.unwrap(), None);
+}
+
+async fn whole_floats_read_back_as_integers(t: TestStore) {
+    t.store
+        .put(
+            Item::new(&key("F"))
+                .with("one", 1.0)
+                .with("half", 0.5)
+                .with("list", json!([2.0, 2.5])),
+            None,
+        )
+        .await
+        .unwrap();
+    let item = t.store.get(&key("F")).await.unwrap().unwrap();
+    assert_eq!(item.get("one"), Some(&json!(1)));
+    assert_eq!(item.get("half"), Some(&json!(0.5)));
+    assert_eq!(item.get("list"), Some(&json!([2, 2.5])));
+    let item = t
+        .store
+        .update(
+            &key("F"),
+            vec![Update::add("one", 1), Update::set("three", 3.0)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(item.get("one"), Some(&json!(2)));
+    assert_eq!(item.get("three"), Some(&json!(3)));
+    assert_eq!(item.get_i64("one"), Some(2));
+}
+
+async fn a_cursor_reused_outside_its_range_is_refused(t: TestStore) {
+    put_many(&t.store, "R", 6).await;
+    let page = t
+        .store
+        .query(Query::table("R").prefix("ITEM#").limit(2))
+        .await
+        .unwrap();
+    let cursor = page.cursor.unwrap();
+    // Fine with the query it came from …
+    let next = t
+        .store
+        .query(
+            Query::table("R")
+                .prefix("ITEM#")
+                .limit(2)
+                .after(Some(cursor.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items[0].key().unwrap().sk, "ITEM#002");
+    // … refused (never a backend error) with a range that excludes its position.
+    let moved = Query::table("R")
+        .sort_key(SortKey::Ge("ITEM#004".into()))
+        .after(Some(cursor));
+    assert!(matches!(
+        t.store.query(moved).await,
+        Err(StoreError::InvalidCursor)
+    ));
 }

@@ -71,8 +71,9 @@ fn prod_refuses_missing_secrets_and_the_embedded_store() {
 
 #[test]
 fn prod_refuses_development_secrets() {
-    let dev_jwt = format!("dev-{}", "a".repeat(48));
-    let dev_pepper = format!("dev-{}", "b".repeat(48));
+    // What `.local/dev-secrets.json` holds: random, but marked as development values.
+    let dev_jwt = "dev-Zx9Qw3Er7Ty1Ui5Op0As2Df4Gh6Jk8Lz".to_owned();
+    let dev_pepper = "dev-Mn2Bv4Cx6Za8Sd0Fg1Hj3Kl5Qw7Er9".to_owned();
     let output = start(&[
         ("ENV", "prod"),
         ("JWT_SECRET", &dev_jwt),

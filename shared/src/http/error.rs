@@ -204,6 +204,10 @@ impl std::fmt::Display for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        // A cursor comes from the client: a bad one is the client's error.
+        if matches!(err, StoreError::InvalidCursor) {
+            return Self::invalid_field("query.cursor", "this cursor does not belong to this list");
+        }
         if err.is_transient() {
             Self::unavailable(err)
         } else {
@@ -269,6 +273,13 @@ mod tests {
             ApiError::from(StoreError::Invalid("x".into())).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn a_bad_cursor_is_the_clients_error() {
+        let err = ApiError::from(StoreError::InvalidCursor);
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.code(), ErrorCode::ValidationError);
     }
 
     #[tokio::test]

@@ -154,7 +154,7 @@ async fn security_headers(State(ctx): State<AppContext>, request: Request, next:
 }
 
 /// Error responses that did not come from an [`ApiError`] (405 from the router, 413 from the body
-/// limit …) get the envelope too; the headers that matter to clients are kept.
+/// limit …) get the envelope too; every header but the body's own is kept (`Allow`, CORS …).
 async fn error_envelope(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -166,9 +166,9 @@ async fn error_envelope(request: Request, next: Next) -> Response {
         return response;
     }
     let mut envelope = ApiError::from_status(status).into_response();
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(value) = response.headers().get(&name) {
-            envelope.headers_mut().insert(name, value.clone());
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            envelope.headers_mut().insert(name.clone(), value.clone());
         }
     }
     envelope

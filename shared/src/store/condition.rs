@@ -98,9 +98,16 @@ impl Condition {
         match self {
             Self::Exists | Self::NotExists => Ok(()),
             Self::AttributeExists(name) | Self::AttributeNotExists(name) => validate_name(name),
-            Self::Compare(name, _, value) => {
+            Self::Compare(name, op, value) => {
                 validate_name(name)?;
-                validate_value(value)
+                validate_value(value)?;
+                let orderable = value.is_number() || value.is_string();
+                if !matches!(op, Cmp::Eq | Cmp::Ne) && !orderable {
+                    return Err(StoreError::invalid(
+                        "only numbers and strings can be ordered",
+                    ));
+                }
+                Ok(())
             }
             Self::And(list) | Self::Or(list) => {
                 if list.is_empty() {
@@ -203,6 +210,12 @@ impl Update {
             | Self::SetIfAbsent(name, _)
             | Self::Add(name, _)
             | Self::Remove(name) => name,
+        }
+    }
+
+    pub(crate) fn normalize_numbers(&mut self) {
+        if let Self::Set(_, value) | Self::SetIfAbsent(_, value) = self {
+            super::item::normalize_numbers(value);
         }
     }
 
@@ -337,6 +350,22 @@ mod tests {
         assert_eq!(i.get("s"), Some(&json!("abc")));
         assert_eq!(i.get("t"), Some(&json!("new")));
         assert!(Update::add("s", 1).apply(&mut i).is_err());
+    }
+
+    #[test]
+    fn ordering_needs_numbers_or_strings() {
+        assert!(Condition::compare("a", Cmp::Lt, true).validate().is_err());
+        assert!(
+            Condition::compare("a", Cmp::Ge, json!([1]))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            Condition::compare("a", Cmp::Eq, json!({"x": 1}))
+                .validate()
+                .is_ok()
+        );
+        assert!(Condition::compare("a", Cmp::Gt, "b").validate().is_ok());
     }
 
     #[test]

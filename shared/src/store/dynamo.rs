@@ -36,6 +36,12 @@ pub const GSI1: &str = "GSI1";
 /// collided with another.
 const MAX_ATTEMPTS: usize = 4;
 
+/// A query reads at most this many pages to fill one page of live items past expired ones.
+const MAX_QUERY_CALLS: usize = 8;
+
+/// Items read per refill call once expired items were met (the first call reads just enough).
+const REFILL_PAGE: usize = 100;
+
 type RawItem = HashMap<String, AttributeValue>;
 
 #[derive(Clone, Debug)]
@@ -199,9 +205,16 @@ impl Backend for DynamoBackend {
         let limit = query.limit as usize;
         let mut start = query.cursor.as_ref().map(start_key).transpose()?;
         let mut items = Vec::new();
-        // Expired items are dropped here, so a page may need more than one call to fill.
-        loop {
+        // Expired items are dropped here, so a page may need more than one call to fill; the
+        // calls are bounded, and a page cut short continues after the last key read.
+        let mut resume_after = None;
+        for call in 0..MAX_QUERY_CALLS {
             let wanted = limit + 1 - items.len();
+            let read = if call == 0 {
+                wanted
+            } else {
+                wanted.max(REFILL_PAGE)
+            };
             let output = self
                 .client
                 .query()
@@ -215,7 +228,7 @@ impl Backend for DynamoBackend {
                 .set_expression_attribute_values(expr.values())
                 .scan_index_forward(query.direction == super::Direction::Forward)
                 .consistent_read(query.index == Index::Table)
-                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -226,8 +239,12 @@ impl Backend for DynamoBackend {
                     items.push(item);
                 }
             }
+            resume_after = None;
             match output.last_evaluated_key {
-                Some(next) if items.len() <= limit => start = Some(next),
+                Some(next) if items.len() <= limit => {
+                    resume_after = Some(next.clone());
+                    start = Some(next);
+                }
                 _ => break,
             }
         }
@@ -237,6 +254,8 @@ impl Backend for DynamoBackend {
                 Some(last) => Some(Cursor::after_item(query.index, &query.partition, last)?),
                 None => None,
             }
+        } else if let Some(raw) = resume_after {
+            Some(cursor_at_key(query, &raw)?)
         } else {
             None
         };
@@ -560,6 +579,26 @@ fn live_item(raw: Option<RawItem>, now: i64) -> Result<Option<Item>, StoreError>
         .map(decode)
         .transpose()?
         .filter(|item| item.is_live(now)))
+}
+
+/// A cursor that resumes after a raw DynamoDB key (when a page was cut short).
+fn cursor_at_key(query: &Query, raw: &RawItem) -> Result<Cursor, StoreError> {
+    let text = |name: &str| match raw.get(name) {
+        Some(AttributeValue::S(s)) => Ok(s.clone()),
+        _ => Err(StoreError::backend(format!(
+            "LastEvaluatedKey without {name}"
+        ))),
+    };
+    Cursor::at(&super::query::Position {
+        index: query.index,
+        partition: query.partition.clone(),
+        pk: text(PK)?,
+        sk: text(SK)?,
+        index_sk: match query.index {
+            Index::Table => None,
+            Index::Gsi1 => Some(text(GSI1SK)?),
+        },
+    })
 }
 
 fn start_key(cursor: &Cursor) -> Result<RawItem, StoreError> {

@@ -94,9 +94,11 @@ impl EmbeddedBackend {
     {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
+            // A panic mid-write poisons the lock, but the connection is sound: the dropped
+            // transaction rolled back. Keep serving rather than fail every later call.
             let mut guard = connection
                 .lock()
-                .map_err(|_| StoreError::backend("embedded store connection poisoned"))?;
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await

@@ -220,6 +220,30 @@ impl Item {
     }
 }
 
+/// Whole numbers written as floats (`1.0`) become integers, as DynamoDB returns them, so both
+/// backends read back the same value.
+pub(crate) fn normalize_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(normalize_numbers),
+        Value::Object(map) => map.values_mut().for_each(normalize_numbers),
+        _ => {}
+    }
+}
+
+impl Item {
+    pub(crate) fn normalize_numbers(&mut self) {
+        self.0.values_mut().for_each(normalize_numbers);
+    }
+}
+
 /// Numbers must be finite (DynamoDB has no NaN or infinity); nested values are checked too.
 pub(crate) fn validate_value(value: &Value) -> Result<(), StoreError> {
     match value {

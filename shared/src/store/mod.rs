@@ -8,6 +8,15 @@
 //! [`Store`]. Both backends pass one conformance suite (`shared/tests/store_conformance.rs`).
 //! The store counts its calls per request ([`count_calls`]) so tests and metrics can see how many
 //! round trips, and how many sequential ones, each request makes.
+//!
+//! Two things callers must know:
+//! - Items with equal `GSI1SK` come back in an unspecified order: make index sort keys unique
+//!   (append an id) where order matters.
+//! - On DynamoDB, the SDK retries a call whose reply was lost (timeout, 5xx). A retried
+//!   non-transactional write may then report `ConditionFailed` although its first attempt
+//!   succeeded, or apply an `Add` twice. Every use so far fails safe under that (a one-time item
+//!   reads as already taken, a rate counter counts high); writes that must not, go through
+//!   [`Store::transact`], which carries an idempotency token.
 
 mod condition;
 pub mod dynamo;
@@ -209,7 +218,12 @@ impl Store {
         counted(self.backend.get(key, self.clock.epoch_seconds())).await
     }
 
-    pub async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+    pub async fn put(
+        &self,
+        mut item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
+        item.normalize_numbers();
         item.validate()?;
         condition.as_ref().map(Condition::validate).transpose()?;
         counted(
@@ -222,9 +236,10 @@ impl Store {
     pub async fn update(
         &self,
         key: &Key,
-        updates: Vec<Update>,
+        mut updates: Vec<Update>,
         condition: Option<Condition>,
     ) -> Result<Item, StoreError> {
+        updates.iter_mut().for_each(Update::normalize_numbers);
         key.validate()?;
         Update::validate_all(&updates)?;
         condition.as_ref().map(Condition::validate).transpose()?;
@@ -256,7 +271,16 @@ impl Store {
         counted(self.backend.query(&query, self.clock.epoch_seconds())).await
     }
 
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    pub async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        for write in &mut writes {
+            match write {
+                Write::Put { item, .. } => item.normalize_numbers(),
+                Write::Update { updates, .. } => {
+                    updates.iter_mut().for_each(Update::normalize_numbers)
+                }
+                Write::Delete { .. } | Write::Check { .. } => {}
+            }
+        }
         if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
             return Err(StoreError::invalid(format!(
                 "a transaction has 1..={MAX_TRANSACTION_WRITES} writes"

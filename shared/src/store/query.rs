@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::item::{GSI1PK, GSI1SK, Item, PK, SK};
+use super::item::{GSI1PK, GSI1SK, Item, MAX_PK_BYTES, MAX_SK_BYTES, PK, SK};
 
 /// Largest page a query may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -45,6 +45,37 @@ pub enum SortKey {
     Le(String),
     Gt(String),
     Ge(String),
+}
+
+impl SortKey {
+    /// The bound values (none for `All`, the prefix for `Prefix`).
+    fn values(&self) -> Vec<&str> {
+        match self {
+            Self::All => vec![],
+            Self::Eq(v)
+            | Self::Prefix(v)
+            | Self::Lt(v)
+            | Self::Le(v)
+            | Self::Gt(v)
+            | Self::Ge(v) => vec![v],
+            Self::Between(a, b) => vec![a, b],
+        }
+    }
+
+    /// Whether a sort-key value satisfies the condition (byte order, as DynamoDB).
+    pub fn matches(&self, value: &str) -> bool {
+        let v = value.as_bytes();
+        match self {
+            Self::All => true,
+            Self::Eq(x) => v == x.as_bytes(),
+            Self::Prefix(p) => v.starts_with(p.as_bytes()),
+            Self::Between(a, b) => a.as_bytes() <= v && v <= b.as_bytes(),
+            Self::Lt(x) => v < x.as_bytes(),
+            Self::Le(x) => v <= x.as_bytes(),
+            Self::Gt(x) => v > x.as_bytes(),
+            Self::Ge(x) => v >= x.as_bytes(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -115,8 +146,19 @@ impl Query {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
-        if self.partition.is_empty() {
-            return Err(StoreError::invalid("a query needs a partition"));
+        if self.partition.is_empty() || self.partition.len() > MAX_PK_BYTES {
+            return Err(StoreError::invalid(format!(
+                "a query needs a partition of 1..={MAX_PK_BYTES} bytes"
+            )));
+        }
+        // DynamoDB refuses empty key values in conditions; only a prefix may be empty.
+        let empty_allowed = matches!(self.sort_key, SortKey::Prefix(_));
+        for value in self.sort_key.values() {
+            if (value.is_empty() && !empty_allowed) || value.len() > MAX_SK_BYTES {
+                return Err(StoreError::invalid(format!(
+                    "sort-key values need 1..={MAX_SK_BYTES} bytes"
+                )));
+            }
         }
         if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
             return Err(StoreError::invalid(format!(
@@ -130,7 +172,7 @@ impl Query {
         }
         if let Some(cursor) = &self.cursor {
             let position = cursor.decode()?;
-            if position.index != self.index || position.partition != self.partition {
+            if !position.fits(self) {
                 return Err(StoreError::InvalidCursor);
             }
         }
@@ -166,7 +208,30 @@ pub(crate) struct Position {
     pub index_sk: Option<String>,
 }
 
+impl Position {
+    /// Whether a query may continue from here: same index and partition, a well-formed key, and
+    /// a sort value inside the query's range (DynamoDB refuses a start key outside it).
+    fn fits(&self, query: &Query) -> bool {
+        let key_part = |v: &str, max: usize| !v.is_empty() && v.len() <= max;
+        let sort_value = match self.index {
+            Index::Table => Some(self.sk.as_str()),
+            Index::Gsi1 => self.index_sk.as_deref(),
+        };
+        self.index == query.index
+            && self.partition == query.partition
+            && (self.index == Index::Gsi1 || self.pk == query.partition)
+            && key_part(&self.pk, MAX_PK_BYTES)
+            && key_part(&self.sk, MAX_SK_BYTES)
+            && sort_value.is_some_and(|v| key_part(v, MAX_SK_BYTES) && query.sort_key.matches(v))
+    }
+}
+
 impl Cursor {
+    pub(crate) fn at(position: &Position) -> Result<Self, StoreError> {
+        let json = serde_json::to_vec(position).map_err(StoreError::corrupt)?;
+        Ok(Self(URL_SAFE_NO_PAD.encode(json)))
+    }
+
     /// Wraps a cursor string a client sent back.
     pub fn from_token(token: impl Into<String>) -> Self {
         Self(token.into())
@@ -194,8 +259,7 @@ impl Cursor {
                 Index::Gsi1 => item.get_str(GSI1SK).map(str::to_owned),
             },
         };
-        let json = serde_json::to_vec(&position).map_err(StoreError::corrupt)?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(json)))
+        Self::at(&position)
     }
 
     pub(crate) fn decode(&self) -> Result<Position, StoreError> {
@@ -246,6 +310,64 @@ mod tests {
                 "{token}"
             );
         }
+    }
+
+    #[test]
+    fn forged_or_misused_cursors_are_refused() {
+        let item = Item::new(&Key::new("P", "a5"));
+        let cursor = Cursor::after_item(Index::Table, "P", &item).unwrap();
+        assert!(
+            Query::table("P")
+                .prefix("a")
+                .after(Some(cursor.clone()))
+                .validate()
+                .is_ok()
+        );
+        // Reused with a range it is outside of.
+        let q = Query::table("P")
+            .sort_key(SortKey::Ge("a6".into()))
+            .after(Some(cursor));
+        assert!(matches!(q.validate(), Err(StoreError::InvalidCursor)));
+        // Forged: another partition's key, an empty sort key.
+        for (pk, sk) in [("Q", "a1"), ("P", "")] {
+            let forged = Cursor::at(&Position {
+                index: Index::Table,
+                partition: "P".into(),
+                pk: pk.into(),
+                sk: sk.into(),
+                index_sk: None,
+            })
+            .unwrap();
+            let q = Query::table("P").after(Some(forged));
+            assert!(
+                matches!(q.validate(), Err(StoreError::InvalidCursor)),
+                "{pk}/{sk}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_sort_key_values_are_refused_except_prefixes() {
+        assert!(
+            Query::table("P")
+                .sort_key(SortKey::Eq(String::new()))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            Query::table("P")
+                .sort_key(SortKey::Ge(String::new()))
+                .validate()
+                .is_err()
+        );
+        assert!(Query::table("P").between("", "b").validate().is_err());
+        assert!(Query::table("P").prefix("").validate().is_ok());
+        assert!(
+            Query::table("P")
+                .sort_key(SortKey::Lt("x".repeat(1025)))
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]
