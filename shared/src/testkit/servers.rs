@@ -119,45 +119,33 @@ fn dynamodb_local_dir() -> PathBuf {
         })
 }
 
-static DYNAMODB_LOCAL: Mutex<Option<&'static LocalServer>> = Mutex::new(None);
+/// One server per test process, started on first use and kept until the process ends.
+type Slot = Mutex<Option<&'static LocalServer>>;
 
-/// The DynamoDB endpoint for tests: `DYNAMODB_ENDPOINT` when set, else a DynamoDB Local started
-/// for this test process. DynamoDB Local has no host option: it listens on every interface.
-pub fn dynamodb_endpoint() -> String {
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        return endpoint;
-    }
-    let mut slot = DYNAMODB_LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+/// The endpoint of the server in `slot`, starting it with `args(port)` on a free loopback port
+/// the first time.
+fn shared_server(
+    slot: &Slot,
+    name: &str,
+    program: &Path,
+    args: impl FnOnce(u16) -> Vec<String>,
+) -> String {
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(server) = *slot {
         return server.endpoint.clone();
     }
-    let dir = dynamodb_local_dir();
     let port = free_port();
-    let args = vec![
-        "-Xmx512m".to_owned(),
-        format!(
-            "-Djava.library.path={}",
-            dir.join("DynamoDBLocal_lib").display()
-        ),
-        "-jar".to_owned(),
-        dir.join("DynamoDBLocal.jar").display().to_string(),
-        "-inMemory".to_owned(),
-        "-sharedDb".to_owned(),
-        "-disableTelemetry".to_owned(),
-        "-port".to_owned(),
-        port.to_string(),
-    ];
-    let log = log_dir().join(format!("dynamodb-local-{port}.log"));
+    let log = log_dir().join(format!("{name}-{port}.log"));
     let server = LocalServer::start(
-        Path::new("java"),
-        &args,
+        program,
+        &args(port),
         format!("http://127.0.0.1:{port}"),
         &log,
     )
-    .expect("could not start DynamoDB Local (is Java 17 installed? run `make deps`)");
+    .unwrap_or_else(|e| panic!("could not start {name} ({e}): run `make deps`"));
     assert!(
         wait_for_port(port, Duration::from_secs(60)),
-        "DynamoDB Local did not open port {port}; see {}",
+        "{name} did not open port {port}; see {}",
         log.display()
     );
     let server: &'static LocalServer = Box::leak(Box::new(server));
@@ -165,36 +153,54 @@ pub fn dynamodb_endpoint() -> String {
     server.endpoint.clone()
 }
 
-static MOTO: Mutex<Option<&'static LocalServer>> = Mutex::new(None);
+static DYNAMODB_LOCAL: Slot = Mutex::new(None);
+
+/// The DynamoDB endpoint for tests: `DYNAMODB_ENDPOINT` when set, else a DynamoDB Local started
+/// for this test process. DynamoDB Local has no host option: it listens on every interface.
+pub fn dynamodb_endpoint() -> String {
+    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+        return endpoint;
+    }
+    let dir = dynamodb_local_dir();
+    shared_server(
+        &DYNAMODB_LOCAL,
+        "dynamodb-local",
+        Path::new("java"),
+        |port| {
+            vec![
+                "-Xmx512m".to_owned(),
+                format!(
+                    "-Djava.library.path={}",
+                    dir.join("DynamoDBLocal_lib").display()
+                ),
+                "-jar".to_owned(),
+                dir.join("DynamoDBLocal.jar").display().to_string(),
+                "-inMemory".to_owned(),
+                "-sharedDb".to_owned(),
+                "-disableTelemetry".to_owned(),
+                "-port".to_owned(),
+                port.to_string(),
+            ]
+        },
+    )
+}
+
+static MOTO: Slot = Mutex::new(None);
 
 /// A moto server (a local Secrets Manager) for this test process, on 127.0.0.1.
 pub fn moto_endpoint() -> String {
-    let mut slot = MOTO.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(server) = *slot {
-        return server.endpoint.clone();
-    }
     let program = workspace_root().join(".tools/venv/bin/moto_server");
     assert!(
         program.is_file(),
         "moto server is not installed at {}: run `make deps`",
         program.display()
     );
-    let port = free_port();
-    let args = vec![
-        "-H".to_owned(),
-        "127.0.0.1".to_owned(),
-        "-p".to_owned(),
-        port.to_string(),
-    ];
-    let log = log_dir().join(format!("moto-{port}.log"));
-    let server = LocalServer::start(&program, &args, format!("http://127.0.0.1:{port}"), &log)
-        .expect("could not start moto server");
-    assert!(
-        wait_for_port(port, Duration::from_secs(60)),
-        "moto server did not open port {port}; see {}",
-        log.display()
-    );
-    let server: &'static LocalServer = Box::leak(Box::new(server));
-    *slot = Some(server);
-    server.endpoint.clone()
+    shared_server(&MOTO, "moto", &program, |port| {
+        vec![
+            "-H".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ]
+    })
 }
