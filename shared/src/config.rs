@@ -181,6 +181,35 @@ pub struct TokenSettings {
     pub password_reset_ttl: Duration,
 }
 
+/// Password policy and Argon2id cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordSettings {
+    pub min_length: usize,
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PasswordSettings {
+    /// OWASP's Argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+    pub const OWASP: Self = Self {
+        min_length: 8,
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// The cheapest valid parameters, for tests that are not about hashing.
+    pub fn cheap_for_tests() -> Self {
+        Self {
+            min_length: 8,
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+}
+
 /// At most `limit` requests per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -247,6 +276,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub seed_demo_accounts: bool,
     pub tokens: TokenSettings,
+    pub passwords: PasswordSettings,
     pub rate_limits: RateLimits,
     pub lockout: LockoutSettings,
     pub oauth: OAuthSettings,
@@ -324,6 +354,22 @@ impl Settings {
             password_reset_ttl: r.duration("PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 24 * 60, MINUTE),
         };
         let seed_demo_accounts = r.flag("SEED_DEMO_ACCOUNTS", false);
+
+        let owasp = PasswordSettings::OWASP;
+        let passwords = PasswordSettings {
+            min_length: r.number("PASSWORD_MIN_LENGTH", owasp.min_length, 8, 64),
+            memory_kib: r.number("PASSWORD_HASH_MEMORY_KIB", owasp.memory_kib, 8, 1024 * 1024),
+            iterations: r.number("PASSWORD_HASH_ITERATIONS", owasp.iterations, 1, 20),
+            parallelism: r.number("PASSWORD_HASH_PARALLELISM", owasp.parallelism, 1, 16),
+        };
+        // OWASP's equivalent settings trade memory for iterations (46 MiB x 1 … 7 MiB x 5).
+        let cost = u64::from(passwords.memory_kib) * u64::from(passwords.iterations);
+        if environment.is_deployed() && (passwords.memory_kib < 7 * 1024 || cost < 35 * 1024) {
+            r.problem(
+                "PASSWORD_HASH_MEMORY_KIB",
+                "with PASSWORD_HASH_ITERATIONS is below OWASP's Argon2id minimum (e.g. 19456 KiB x 2)",
+            );
+        }
 
         let rate_limits = RateLimits {
             login_ip: r.rate_limit("RL_LOGIN_IP_LIMIT", 20, 10 * MINUTE),
@@ -423,6 +469,7 @@ impl Settings {
             max_body_bytes,
             seed_demo_accounts,
             tokens,
+            passwords,
             rate_limits,
             lockout,
             oauth,
@@ -696,6 +743,7 @@ mod tests {
         assert_eq!(s.tokens.refresh_ttl, Duration::from_secs(14 * DAY));
         assert_eq!(s.tokens.password_reset_ttl, Duration::from_secs(30 * 60));
         assert!(!s.seed_demo_accounts);
+        assert_eq!(s.passwords, PasswordSettings::OWASP);
         assert_eq!(
             s.rate_limits.login_ip,
             RateLimit {
@@ -873,6 +921,28 @@ mod tests {
         let err =
             settings(&[("ENV", "prod"), ("AWS_ENDPOINT_URL", "http://evil.example")]).unwrap_err();
         assert!(err.mentions("AWS_ENDPOINT_URL"));
+    }
+
+    #[test]
+    fn deployed_environments_refuse_cheap_password_hashing() {
+        let cheap = [
+            ("PASSWORD_HASH_MEMORY_KIB", "8"),
+            ("PASSWORD_HASH_ITERATIONS", "1"),
+        ];
+        assert_eq!(settings(&cheap).unwrap().passwords.memory_kib, 8);
+        let mut prod = vec![("ENV", "prod")];
+        prod.extend(cheap);
+        assert!(
+            settings(&prod)
+                .unwrap_err()
+                .mentions("PASSWORD_HASH_MEMORY_KIB")
+        );
+        let equivalent = [
+            ("ENV", "prod"),
+            ("PASSWORD_HASH_MEMORY_KIB", "12288"),
+            ("PASSWORD_HASH_ITERATIONS", "3"),
+        ];
+        assert!(settings(&equivalent).is_ok());
     }
 
     #[test]

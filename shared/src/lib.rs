@@ -2,6 +2,7 @@
 //! layer, telemetry and metrics. A function's `main` is one call to [`lambda::run`].
 
 pub mod app;
+pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;

@@ -21,6 +21,8 @@ use crate::config::{ConfigError, EnvMap, Environment, Problem, SecretsSource, Se
 pub const JWT_SECRET: &str = "JWT_SECRET";
 pub const TOKEN_PEPPER: &str = "TOKEN_PEPPER";
 pub const MFA_ENCRYPTION_KEY: &str = "MFA_ENCRYPTION_KEY";
+/// The JWT key before the last rotation: tokens it signed keep verifying until they expire.
+pub const JWT_PREVIOUS_SECRET: &str = "JWT_PREVIOUS_SECRET";
 
 /// Shortest accepted JWT key and pepper: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -48,6 +50,7 @@ pub enum SecretsOrigin {
 #[derive(Clone, Debug)]
 pub struct Secrets {
     jwt_secret: SecretString,
+    jwt_previous_secrets: Vec<SecretString>,
     token_pepper: SecretString,
     mfa_encryption_key: Option<SecretString>,
     origin: SecretsOrigin,
@@ -62,11 +65,15 @@ impl Secrets {
                 Self::from_values(settings.env, values, SecretsOrigin::SecretsManager)
             }
             SecretsSource::Environment => {
-                let mut values: HashMap<String, String> =
-                    [JWT_SECRET, TOKEN_PEPPER, MFA_ENCRYPTION_KEY]
-                        .into_iter()
-                        .filter_map(|name| env.get(name).map(|v| (name.to_owned(), v.to_owned())))
-                        .collect();
+                let mut values: HashMap<String, String> = [
+                    JWT_SECRET,
+                    TOKEN_PEPPER,
+                    MFA_ENCRYPTION_KEY,
+                    JWT_PREVIOUS_SECRET,
+                ]
+                .into_iter()
+                .filter_map(|name| env.get(name).map(|v| (name.to_owned(), v.to_owned())))
+                .collect();
                 let mut origin = SecretsOrigin::Environment;
                 if settings.env.is_dev()
                     && [JWT_SECRET, TOKEN_PEPPER, MFA_ENCRYPTION_KEY]
@@ -117,6 +124,14 @@ impl Secrets {
                 Some(_) => {}
             }
         }
+        if let Some(previous) = values.get(JWT_PREVIOUS_SECRET)
+            && (previous.len() < MIN_SECRET_BYTES || !looks_random(previous.as_bytes()))
+        {
+            problem(
+                JWT_PREVIOUS_SECRET,
+                format!("must be at least {MIN_SECRET_BYTES} bytes of random data"),
+            );
+        }
         if values.contains_key(JWT_SECRET) && values.get(JWT_SECRET) == values.get(TOKEN_PEPPER) {
             problem(TOKEN_PEPPER, "must differ from JWT_SECRET".to_owned());
         }
@@ -141,6 +156,7 @@ impl Secrets {
         let mut take = |name: &str| values.remove(name).map(SecretString::from);
         Ok(Self {
             jwt_secret: take(JWT_SECRET).unwrap_or_default(),
+            jwt_previous_secrets: take(JWT_PREVIOUS_SECRET).into_iter().collect(),
             token_pepper: take(TOKEN_PEPPER).unwrap_or_default(),
             mfa_encryption_key: take(MFA_ENCRYPTION_KEY),
             origin,
@@ -154,6 +170,7 @@ impl Secrets {
         Self::from_values(Environment::Dev, values, SecretsOrigin::DevGenerated).unwrap_or_else(
             |_| Self {
                 jwt_secret: SecretString::from(random_token(32)),
+                jwt_previous_secrets: Vec::new(),
                 token_pepper: SecretString::from(random_token(32)),
                 mfa_encryption_key: None,
                 origin: SecretsOrigin::DevGenerated,
@@ -163,6 +180,17 @@ impl Secrets {
 
     pub fn jwt_secret(&self) -> &SecretString {
         &self.jwt_secret
+    }
+
+    /// Keys that signed tokens before the last rotation.
+    pub fn jwt_previous_secrets(&self) -> &[SecretString] {
+        &self.jwt_previous_secrets
+    }
+
+    /// The same secrets, still accepting tokens signed with `previous` (tests of key rotation).
+    pub fn with_previous_jwt_secret(mut self, previous: SecretString) -> Self {
+        self.jwt_previous_secrets.push(previous);
+        self
     }
 
     pub fn token_pepper(&self) -> &SecretString {
@@ -183,6 +211,11 @@ impl Secrets {
             self.jwt_secret.expose_secret().to_owned(),
             self.token_pepper.expose_secret().to_owned(),
         ];
+        all.extend(
+            self.jwt_previous_secrets
+                .iter()
+                .map(|k| k.expose_secret().to_owned()),
+        );
         all.extend(
             self.mfa_encryption_key
                 .as_ref()

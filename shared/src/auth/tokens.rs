@@ -1,0 +1,406 @@
+//! Tokens: signed JWTs for access and for a pending MFA step, opaque random tokens for refresh
+//! and one-time uses (stored only as an HMAC with the pepper).
+//!
+//! Verification pins everything an attacker could choose: the algorithm (no `none`, no
+//! algorithm switching), the key (by `kid`, from our own key set only; `jwk`/`jku`/`x5u` headers
+//! are refused), the issuer, the audience and the token type. Expiry is checked against our
+//! clock, not the system's, so it is testable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lc_rs::{digest, hmac};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::roles::Role;
+use crate::config::{JwtAlgorithm, TokenSettings};
+use crate::secrets::Secrets;
+
+/// Longest token we try to parse.
+const MAX_TOKEN_LEN: usize = 4096;
+/// Clock skew tolerated on `iat`, in seconds.
+const IAT_LEEWAY: i64 = 30;
+
+/// What a JWT may be used for (its `typ` claim).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenType {
+    /// Bearer access to the API.
+    Access,
+    /// Proof of a correct password, waiting for the second factor; never an access token.
+    MfaPending,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The session id (access tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+    pub typ: TokenType,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("token signed with another algorithm")]
+    WrongAlgorithm,
+    #[error("token names a key we do not have")]
+    UnknownKey,
+    #[error("token carries its own key material")]
+    EmbeddedKey,
+    #[error("invalid token signature or claims")]
+    Invalid,
+    #[error("expired token")]
+    Expired,
+    #[error("token issued in the future")]
+    NotYetValid,
+    #[error("token of another type")]
+    WrongType,
+    #[error("could not sign the token")]
+    Signing,
+}
+
+/// The signing key and every key still accepted, by `kid`.
+#[derive(Clone)]
+pub struct TokenKeys {
+    algorithm: Algorithm,
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
+            .field("signing_kid", &self.signing_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key's id: the start of its SHA-256, which reveals nothing about a 256-bit random key.
+fn key_id(secret: &SecretString) -> String {
+    let hash = digest::digest(&digest::SHA256, secret.expose_secret().as_bytes());
+    hash.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl TokenKeys {
+    pub fn new(settings: &TokenSettings, secrets: &Secrets) -> Self {
+        let algorithm = match settings.jwt_alg {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::HS384 => Algorithm::HS384,
+            JwtAlgorithm::HS512 => Algorithm::HS512,
+        };
+        let current = secrets.jwt_secret();
+        let mut verifying = HashMap::new();
+        for key in std::iter::once(current).chain(secrets.jwt_previous_secrets()) {
+            verifying.insert(
+                key_id(key),
+                DecodingKey::from_secret(key.expose_secret().as_bytes()),
+            );
+        }
+        Self {
+            algorithm,
+            signing_kid: key_id(current),
+            signing: EncodingKey::from_secret(current.expose_secret().as_bytes()),
+            verifying,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// Signs a token of type `typ` for `sub`, valid for `ttl` from `now` (epoch seconds).
+    pub fn issue(
+        &self,
+        typ: TokenType,
+        sub: &str,
+        sid: Option<&str>,
+        roles: &[Role],
+        ttl: Duration,
+        now: i64,
+    ) -> Result<(String, Claims), TokenError> {
+        let claims = Claims {
+            sub: sub.to_owned(),
+            sid: sid.map(str::to_owned),
+            roles: roles.to_vec(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            typ,
+        };
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing)
+            .map_err(|_| TokenError::Signing)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies a token of type `expected` at `now` (epoch seconds).
+    pub fn verify(&self, token: &str, expected: TokenType, now: i64) -> Result<Claims, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != self.algorithm {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        if header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(TokenError::EmbeddedKey);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(self.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Expiry is checked below against our clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat > now + IAT_LEEWAY {
+            return Err(TokenError::NotYetValid);
+        }
+        if claims.typ != expected {
+            return Err(TokenError::WrongType);
+        }
+        Ok(claims)
+    }
+}
+
+/// A new opaque token: 256 random bits, URL-safe.
+pub fn new_opaque_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What is stored for an opaque token: HMAC-SHA256 with the pepper, hex. A copy of the table
+/// without the pepper cannot be turned back into usable tokens.
+pub fn opaque_token_digest(pepper: &SecretString, token: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, pepper.expose_secret().as_bytes());
+    hmac::sign(&key, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EnvMap, Settings};
+
+    fn keys_with(secrets: &Secrets) -> TokenKeys {
+        let settings = Settings::from_env(&EnvMap::default(), "test").unwrap();
+        TokenKeys::new(&settings.tokens, secrets)
+    }
+
+    const NOW: i64 = 1_800_000_000;
+    const TTL: Duration = Duration::from_secs(900);
+
+    #[test]
+    fn issued_tokens_verify_with_their_claims() {
+        let keys = keys_with(&Secrets::generate());
+        let (token, issued) = keys
+            .issue(
+                TokenType::Access,
+                "user-1",
+                Some("sid-1"),
+                &[Role::Student],
+                TTL,
+                NOW,
+            )
+            .unwrap();
+        let claims = keys.verify(&token, TokenType::Access, NOW + 10).unwrap();
+        assert_eq!(claims, issued);
+        assert_eq!(claims.exp, NOW + 900);
+        assert_eq!(claims.iss, "medical-platform");
+        assert_eq!(claims.aud, "medical-platform-api");
+        assert!(uuid::Uuid::parse_str(&claims.jti).is_ok());
+    }
+
+    #[test]
+    fn expiry_type_and_time_are_enforced() {
+        let keys = keys_with(&Secrets::generate());
+        let (token, _) = keys
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&token, TokenType::Access, NOW + 900),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            keys.verify(&token, TokenType::Access, NOW - 60),
+            Err(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            keys.verify(&token, TokenType::MfaPending, NOW),
+            Err(TokenError::WrongType)
+        );
+        let (pending, _) = keys
+            .issue(TokenType::MfaPending, "u", None, &[], TTL, NOW)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&pending, TokenType::Access, NOW),
+            Err(TokenError::WrongType)
+        );
+    }
+
+    #[test]
+    fn foreign_and_tampered_tokens_are_refused() {
+        let keys = keys_with(&Secrets::generate());
+        let other = keys_with(&Secrets::generate());
+        let (foreign, _) = other
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&foreign, TokenType::Access, NOW),
+            Err(TokenError::UnknownKey)
+        );
+
+        let (token, _) = keys
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let payload = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        let forged = String::from_utf8(payload)
+            .unwrap()
+            .replace("\"roles\":[]", "\"roles\":[\"ADMIN\"]");
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(forged),
+            parts[2]
+        );
+        assert_eq!(
+            keys.verify(&tampered, TokenType::Access, NOW),
+            Err(TokenError::Invalid)
+        );
+
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            parts[1]
+        );
+        assert!(keys.verify(&none, TokenType::Access, NOW).is_err());
+        for garbage in ["", "a.b", "a.b.c", &"x".repeat(5000)] {
+            assert!(
+                keys.verify(garbage, TokenType::Access, NOW).is_err(),
+                "{garbage}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_algorithm_or_an_embedded_key_is_refused() {
+        let secrets = Secrets::generate();
+        let keys = keys_with(&secrets);
+        let kid = key_id(secrets.jwt_secret());
+        let claims = keys
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap()
+            .1;
+        let sign = |header: Header| {
+            jsonwebtoken::encode(
+                &header,
+                &claims,
+                &EncodingKey::from_secret(secrets.jwt_secret().expose_secret().as_bytes()),
+            )
+            .unwrap()
+        };
+        let mut hs512 = Header::new(Algorithm::HS512);
+        hs512.kid = Some(kid.clone());
+        assert_eq!(
+            keys.verify(&sign(hs512), TokenType::Access, NOW),
+            Err(TokenError::WrongAlgorithm)
+        );
+        let mut with_jku = Header::new(Algorithm::HS256);
+        with_jku.kid = Some(kid.clone());
+        with_jku.jku = Some("https://attacker.example/keys".into());
+        assert_eq!(
+            keys.verify(&sign(with_jku), TokenType::Access, NOW),
+            Err(TokenError::EmbeddedKey)
+        );
+        let mut path_kid = Header::new(Algorithm::HS256);
+        path_kid.kid = Some("../../etc/passwd".into());
+        assert_eq!(
+            keys.verify(&sign(path_kid), TokenType::Access, NOW),
+            Err(TokenError::UnknownKey)
+        );
+        let mut no_kid = Header::new(Algorithm::HS256);
+        no_kid.kid = None;
+        assert_eq!(
+            keys.verify(&sign(no_kid), TokenType::Access, NOW),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn a_rotated_key_still_verifies_until_removed() {
+        let old = Secrets::generate();
+        let (token, _) = keys_with(&old)
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap();
+        let rotated = Secrets::generate().with_previous_jwt_secret(old.jwt_secret().clone());
+        assert!(
+            keys_with(&rotated)
+                .verify(&token, TokenType::Access, NOW)
+                .is_ok()
+        );
+        let forgotten = Secrets::generate();
+        assert_eq!(
+            keys_with(&forgotten).verify(&token, TokenType::Access, NOW),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn opaque_tokens_are_random_and_stored_as_peppered_digests() {
+        let token = new_opaque_token();
+        assert_eq!(token.len(), 43);
+        assert_ne!(token, new_opaque_token());
+        let pepper = SecretString::from("pepper-one".to_owned());
+        let digest = opaque_token_digest(&pepper, &token);
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, opaque_token_digest(&pepper, &token));
+        assert_ne!(
+            digest,
+            opaque_token_digest(&SecretString::from("pepper-two".to_owned()), &token)
+        );
+        assert!(!digest.contains(&token));
+    }
+}
