@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::{PasswordHasher, TokenKeys};
 use crate::clock::Clock;
 use crate::config::{ConfigError, EnvMap, Settings, StoreKind, StoreSettings};
 use crate::metrics::Metrics;
@@ -19,6 +20,10 @@ pub struct AppContext {
     pub store: Store,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// Signs and verifies tokens with the keys from the secrets.
+    pub tokens: Arc<TokenKeys>,
+    /// Argon2id at the configured cost.
+    pub passwords: PasswordHasher,
 }
 
 /// Why a function could not start.
@@ -28,6 +33,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("could not open the store")]
     Store(#[from] StoreError),
+    #[error("invalid password hashing parameters")]
+    Hashing(#[from] crate::auth::password::HashError),
 }
 
 impl AppContext {
@@ -42,7 +49,7 @@ impl AppContext {
         )
         .await?;
         let metrics = Metrics::new(&settings.function_name, sink);
-        Ok(Self::new(settings, secrets, store, clock, metrics))
+        Self::new(settings, secrets, store, clock, metrics)
     }
 
     pub fn new(
@@ -51,14 +58,18 @@ impl AppContext {
         store: Store,
         clock: Clock,
         metrics: Metrics,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, StartupError> {
+        let tokens = Arc::new(TokenKeys::new(&settings.tokens, &secrets));
+        let passwords = PasswordHasher::new(&settings.passwords)?;
+        Ok(Self {
             settings: Arc::new(settings),
             secrets: Arc::new(secrets),
             store,
             clock,
             metrics,
-        }
+            tokens,
+            passwords,
+        })
     }
 }
 

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     ValidationError,
     /// A plain HTTP error: 400, 401, 403, 404, 405, 409, 413, 415 …
     HttpError,
+    /// 401: no valid access token (or session) for a protected endpoint.
+    Unauthorized,
+    /// 401: wrong email or password (never says which).
+    InvalidCredentials,
+    /// 409: an account with this email exists.
+    EmailTaken,
     /// 503: a dependency is unavailable or throttling; retry after `Retry-After` seconds.
     ServiceUnavailable,
     /// 500: an unexpected failure; the log has the cause, the client only the request id.
@@ -36,6 +42,9 @@ impl ErrorCode {
         match self {
             Self::ValidationError => "VALIDATION_ERROR",
             Self::HttpError => "HTTP_ERROR",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::EmailTaken => "EMAIL_TAKEN",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
         }
@@ -99,6 +108,15 @@ impl ApiError {
             headers: Vec::new(),
             source: None,
         }
+    }
+
+    /// An error with its own code (`UNAUTHORIZED`, `EMAIL_TAKEN` …).
+    pub fn coded(
+        code: ErrorCode,
+        status: StatusCode,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(code, status, message)
     }
 
     /// 422 `VALIDATION_ERROR` listing the invalid fields.

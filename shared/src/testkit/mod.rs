@@ -99,8 +99,19 @@ pub async fn dynamodb_table() -> DynamoBackend {
 }
 
 /// Settings for a test: development defaults plus `overrides`, never the process environment.
+/// Password hashing is cheap in dev unless a test asks for the real cost (prod refuses cheap).
 pub fn settings(overrides: &[(&str, &str)]) -> crate::config::Settings {
-    let env = crate::config::EnvMap::from_pairs(overrides.iter().copied());
+    let deployed = overrides
+        .iter()
+        .any(|(name, value)| *name == "ENV" && *value != "dev");
+    let mut env = crate::config::EnvMap::default();
+    if !deployed {
+        env.set("PASSWORD_HASH_MEMORY_KIB", "8");
+        env.set("PASSWORD_HASH_ITERATIONS", "1");
+    }
+    for (name, value) in overrides {
+        env.set(name, value);
+    }
     crate::config::Settings::from_env(&env, "test").expect("test settings")
 }
 
@@ -116,7 +127,8 @@ pub fn context(
         store.store.clone(),
         store.clock.clone(),
         crate::metrics::Metrics::new("test", metrics_sink.clone()),
-    );
+    )
+    .expect("test context");
     (ctx, metrics_sink)
 }
 

@@ -1,0 +1,318 @@
+//! Sessions and refresh tokens.
+//!
+//! ```text
+//! USER#<id>          SESSION#<sid>  {id, user_id, family, refresh_digest, created_at, last_used_at,
+//!                                    user_agent, ip}                       TTL: refresh expiry
+//! REFRESH#<digest>   REFRESH        {user_id, session_id, rotated}         TTL: refresh expiry
+//! ```
+//!
+//! A session lives as long as its item: revoking it deletes the item, and every access token
+//! naming it stops working at once, because bearer checks read it (concurrently with the request's
+//! own work, or as a condition of its writes — never as an extra sequential step).
+//!
+//! A refresh token is `<user id>.<256 random bits>`, stored only as an HMAC with the pepper.
+//! Rotation marks the presented token `rotated` (a tombstone kept until it would have expired)
+//! and issues a new one in one conditional transaction: of many parallel rotations of one token,
+//! exactly one wins. A token presented again after its rotation is reuse — a stolen copy or a
+//! replay — and revokes the session it belongs to.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::users::{self, User};
+use crate::AppContext;
+use crate::auth::TokenError;
+use crate::auth::tokens::{TokenType, new_opaque_token, opaque_token_digest};
+use crate::store::{Condition, Item, Key, StoreError, Update, Write};
+
+pub const SESSION_PREFIX: &str = "SESSION#";
+const REFRESH: &str = "REFRESH";
+
+pub fn session_key(user_id: &str, session_id: &str) -> Key {
+    Key::new(
+        users::user_partition(user_id),
+        format!("{SESSION_PREFIX}{session_id}"),
+    )
+}
+
+fn refresh_key(digest: &str) -> Key {
+    Key::new(format!("REFRESH#{digest}"), REFRESH)
+}
+
+/// Where a session was opened from (shown to the user in their session list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub refresh_digest: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RefreshRecord {
+    user_id: String,
+    session_id: String,
+    rotated: bool,
+}
+
+/// What a successful sign-in or refresh answers.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown, expired, already used in a race, or its session is gone.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// Presented again after it was rotated: the session has been revoked.
+    #[error("refresh token reused")]
+    Reused { user_id: String, session_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+fn now_rfc3339(ctx: &AppContext) -> String {
+    ctx.clock.now().to_string()
+}
+
+fn refresh_expiry(ctx: &AppContext) -> i64 {
+    ctx.clock.epoch_seconds()
+        + i64::try_from(ctx.settings.tokens.refresh_ttl.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn new_refresh_token(user_id: &str) -> String {
+    format!("{user_id}.{}", new_opaque_token())
+}
+
+fn access_token(ctx: &AppContext, user: &User, session_id: &str) -> Result<TokenPair, TokenError> {
+    let ttl = ctx.settings.tokens.access_ttl;
+    let (token, _) = ctx.tokens.issue(
+        TokenType::Access,
+        &user.id,
+        Some(session_id),
+        &user.roles,
+        ttl,
+        ctx.clock.epoch_seconds(),
+    )?;
+    Ok(TokenPair {
+        access_token: token,
+        refresh_token: String::new(),
+        token_type: "bearer",
+        expires_in: ttl.as_secs(),
+    })
+}
+
+/// A new session for `user`: the writes to commit (with the caller's own, in one transaction)
+/// and the token pair to answer once they are committed.
+pub fn open(
+    ctx: &AppContext,
+    user: &User,
+    origin: &Origin,
+) -> Result<(Vec<Write>, TokenPair), SessionError> {
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let refresh_token = new_refresh_token(&user.id);
+    let digest = opaque_token_digest(ctx.secrets.token_pepper(), &refresh_token);
+    let expires_at = refresh_expiry(ctx);
+    let now = now_rfc3339(ctx);
+    let session = Session {
+        id: session_id.clone(),
+        user_id: user.id.clone(),
+        refresh_digest: digest.clone(),
+        created_at: now.clone(),
+        last_used_at: now,
+        user_agent: origin.user_agent.clone(),
+        ip: origin.ip.clone(),
+    };
+    let record = RefreshRecord {
+        user_id: user.id.clone(),
+        session_id: session_id.clone(),
+        rotated: false,
+    };
+    let writes = vec![
+        Write::Put {
+            item: Item::from_entity(&session_key(&user.id, &session_id), &session)?
+                .with_ttl(expires_at),
+            condition: Some(Condition::NotExists),
+        },
+        Write::Put {
+            item: Item::from_entity(&refresh_key(&digest), &record)?.with_ttl(expires_at),
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    let mut pair = access_token(ctx, user, &session_id)?;
+    pair.refresh_token = refresh_token;
+    Ok((writes, pair))
+}
+
+/// The writes that end `session` (its item and its current refresh token).
+pub fn close(session: &Session) -> Vec<Write> {
+    vec![
+        Write::Delete {
+            key: session_key(&session.user_id, &session.id),
+            condition: None,
+        },
+        Write::Delete {
+            key: refresh_key(&session.refresh_digest),
+            condition: None,
+        },
+    ]
+}
+
+/// The sessions found in a page of the user's partition.
+pub fn sessions_in(items: &[Item]) -> Result<Vec<Session>, StoreError> {
+    items
+        .iter()
+        .filter(|i| i.key().is_some_and(|k| k.sk.starts_with(SESSION_PREFIX)))
+        .map(Item::to_entity)
+        .collect()
+}
+
+/// The user id a refresh token names (not yet verified).
+fn token_user(token: &str) -> Option<&str> {
+    let (user_id, random) = token.split_once('.')?;
+    let valid = uuid::Uuid::parse_str(user_id).is_ok() && random.len() == 43;
+    valid.then_some(user_id)
+}
+
+/// Rotates `presented`: two sequential store calls (the token and the profile read together, then
+/// one conditional transaction).
+pub async fn rotate(
+    ctx: &AppContext,
+    presented: &str,
+    origin: &Origin,
+) -> Result<(TokenPair, User), SessionError> {
+    let user_id = token_user(presented).ok_or(SessionError::Invalid)?;
+    let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
+    let old_key = refresh_key(&digest);
+    let profile_key = users::profile_key(user_id);
+    let (record, profile) = tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key));
+    let record: RefreshRecord = record?.ok_or(SessionError::Invalid)?.to_entity()?;
+    if record.user_id != user_id {
+        return Err(SessionError::Invalid);
+    }
+    if record.rotated {
+        ctx.store
+            .delete(&session_key(user_id, &record.session_id), None)
+            .await?;
+        return Err(SessionError::Reused {
+            user_id: record.user_id,
+            session_id: record.session_id,
+        });
+    }
+    let user: User = profile?.ok_or(SessionError::Invalid)?.to_entity()?;
+    if user.disabled {
+        return Err(SessionError::Invalid);
+    }
+
+    let new_token = new_refresh_token(user_id);
+    let new_digest = opaque_token_digest(ctx.secrets.token_pepper(), &new_token);
+    let expires_at = refresh_expiry(ctx);
+    let new_record = RefreshRecord {
+        user_id: user_id.to_owned(),
+        session_id: record.session_id.clone(),
+        rotated: false,
+    };
+    let mut session_updates = vec![
+        Update::set("refresh_digest", new_digest.clone()),
+        Update::set("last_used_at", now_rfc3339(ctx)),
+        Update::set(crate::store::EXPIRES_AT, expires_at),
+    ];
+    if let Some(agent) = &origin.user_agent {
+        session_updates.push(Update::set("user_agent", agent.clone()));
+    }
+    if let Some(ip) = &origin.ip {
+        session_updates.push(Update::set("ip", ip.clone()));
+    }
+    let writes = vec![
+        Write::Update {
+            key: old_key,
+            updates: vec![Update::set("rotated", true)],
+            condition: Some(Condition::eq("rotated", false)),
+        },
+        Write::Put {
+            item: Item::from_entity(&refresh_key(&new_digest), &new_record)?.with_ttl(expires_at),
+            condition: Some(Condition::NotExists),
+        },
+        Write::Update {
+            key: session_key(user_id, &record.session_id),
+            updates: session_updates,
+            condition: Some(Condition::Exists),
+        },
+    ];
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        // Another request rotated it first, or the session was revoked meanwhile.
+        Err(StoreError::ConditionFailed { .. }) => return Err(SessionError::Invalid),
+        Err(err) => return Err(err.into()),
+    }
+    let mut pair = access_token(ctx, &user, &record.session_id)?;
+    pair.refresh_token = new_token;
+    Ok((pair, user))
+}
+
+/// Ends the session `presented` belongs to. Unknown tokens end nothing; a rotated one ends its
+/// session too (whoever holds it should not).
+pub async fn revoke_by_refresh_token(
+    ctx: &AppContext,
+    presented: &str,
+) -> Result<Option<String>, SessionError> {
+    let Some(user_id) = token_user(presented) else {
+        return Ok(None);
+    };
+    let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
+    let Some(item) = ctx.store.get(&refresh_key(&digest)).await? else {
+        return Ok(None);
+    };
+    let record: RefreshRecord = item.to_entity()?;
+    if record.user_id != user_id {
+        return Ok(None);
+    }
+    ctx.store
+        .transact(vec![
+            Write::Delete {
+                key: session_key(user_id, &record.session_id),
+                condition: None,
+            },
+            Write::Delete {
+                key: refresh_key(&digest),
+                condition: None,
+            },
+        ])
+        .await?;
+    Ok(Some(record.user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_name_their_user() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let token = new_refresh_token(&id);
+        assert_eq!(token_user(&token), Some(id.as_str()));
+        for bad in ["", "no-dot", "not-a-uuid.abc", &format!("{id}.short")] {
+            assert_eq!(token_user(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Accounts: a profile and a credential.
+//!
+//! ```text
+//! USER#<id>       PROFILE      {id, name, email, roles, mfa_enabled, disabled, created_at, timezone}
+//!                              GSI1: USERS / <email>   (admin listing, searchable by email prefix)
+//! EMAIL#<email>   CREDENTIAL   {user_id, password_hash, disabled}
+//! ```
+//!
+//! The credential item makes an email unique (created with `attribute_not_exists` in the same
+//! transaction as the profile) and is all a login needs to read first.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Email, Role};
+use crate::store::{Condition, Item, Key, Write};
+
+pub const PROFILE: &str = "PROFILE";
+pub const CREDENTIAL: &str = "CREDENTIAL";
+const USERS_INDEX: &str = "USERS";
+
+pub fn profile_key(user_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), PROFILE)
+}
+
+pub fn user_partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+pub fn credential_key(email: &Email) -> Key {
+    Key::new(format!("EMAIL#{email}"), CREDENTIAL)
+}
+
+/// What a client sees of an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = String, format = Email)]
+    pub email: String,
+    pub roles: Vec<Role>,
+    pub mfa_enabled: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// IANA time zone name, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    /// Disabled accounts cannot sign in; never shown to the account itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(ignore)]
+    pub disabled: bool,
+}
+
+/// The login record of an email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub user_id: String,
+    /// `None` for accounts that only sign in through a provider.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl User {
+    pub fn new(
+        id: String,
+        name: String,
+        email: &Email,
+        roles: Vec<Role>,
+        created_at: String,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            email: email.as_str().to_owned(),
+            roles,
+            mfa_enabled: false,
+            created_at,
+            timezone: "UTC".to_owned(),
+            disabled: false,
+        }
+    }
+
+    pub fn to_item(&self) -> Result<Item, crate::store::StoreError> {
+        Ok(Item::from_entity(&profile_key(&self.id), self)?
+            .with_gsi1(USERS_INDEX, self.email.clone()))
+    }
+}
+
+/// The writes that create an account: fail whole (at index 0) when the email is taken.
+pub fn create_writes(
+    user: &User,
+    email: &Email,
+    password_hash: Option<String>,
+) -> Result<Vec<Write>, crate::store::StoreError> {
+    let credential = Credential {
+        user_id: user.id.clone(),
+        password_hash,
+        disabled: false,
+    };
+    Ok(vec![
+        Write::Put {
+            item: Item::from_entity(&credential_key(email), &credential)?,
+            condition: Some(Condition::NotExists),
+        },
+        Write::Put {
+            item: user.to_item()?,
+            condition: Some(Condition::NotExists),
+        },
+    ])
+}
+
+/// Finds the profile in a page of the user's partition.
+pub fn profile_in(items: &[Item]) -> Result<Option<User>, crate::store::StoreError> {
+    items
+        .iter()
+        .find(|i| i.key().is_some_and(|k| k.sk == PROFILE))
+        .map(Item::to_entity)
+        .transpose()
+}
