@@ -275,6 +275,8 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     pub max_body_bytes: usize,
     pub seed_demo_accounts: bool,
+    /// `SESSION_POLICY=single` (default): a login ends the user's other sessions.
+    pub single_session: bool,
     pub tokens: TokenSettings,
     pub passwords: PasswordSettings,
     pub rate_limits: RateLimits,
@@ -354,6 +356,13 @@ impl Settings {
             password_reset_ttl: r.duration("PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 24 * 60, MINUTE),
         };
         let seed_demo_accounts = r.flag("SEED_DEMO_ACCOUNTS", false);
+        let single_session = r.choice("SESSION_POLICY", true, "single or multi", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "single" => Some(true),
+                "multi" => Some(false),
+                _ => None,
+            }
+        });
 
         let owasp = PasswordSettings::OWASP;
         let passwords = PasswordSettings {
@@ -468,6 +477,7 @@ impl Settings {
             cors_origins,
             max_body_bytes,
             seed_demo_accounts,
+            single_session,
             tokens,
             passwords,
             rate_limits,

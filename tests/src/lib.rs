@@ -13,7 +13,7 @@ use shared::testkit::{TestResponse, send, workspace_root};
 pub type RouterFn = fn(AppContext) -> Router;
 
 /// Every function of the API, by binary name, with the router its `main` serves.
-pub const FUNCTIONS: &[(&str, RouterFn)] = &[("health", health::router)];
+pub const FUNCTIONS: &[(&str, RouterFn)] = &[("auth", auth::router), ("health", health::router)];
 
 /// The routing table: path pattern → function name.
 pub fn routing_table() -> BTreeMap<String, String> {

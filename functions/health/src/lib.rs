@@ -32,9 +32,11 @@ pub fn router(ctx: AppContext) -> Router {
     shared::http::app(routes.layer(Extension(description)), ctx)
 }
 
-/// The one OpenAPI document of the whole API: every function's routes, merged.
+/// The one OpenAPI document of the whole API: every function's routes, merged. A new function
+/// adds its `api` here.
 pub fn openapi(api_prefix: &str) -> utoipa::openapi::OpenApi {
     let mut doc = api(api_prefix).into_openapi();
+    doc.merge(auth::api(api_prefix).into_openapi());
     shared::openapi::finish(&mut doc);
     doc
 }

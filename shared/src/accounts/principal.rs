@@ -78,7 +78,8 @@ impl Bearer {
     }
 
     /// Runs `work` while checking the session; `work`'s result is only returned when the session
-    /// is still live (not logged out, revoked or expired).
+    /// is still live (not logged out, revoked or expired). Create `work`'s store calls before
+    /// calling this (not lazily inside it), so both are one step in the round-trip count.
     pub async fn with_live_session<T>(
         &self,
         ctx: &AppContext,

@@ -14,7 +14,9 @@
 //! Rotation marks the presented token `rotated` (a tombstone kept until it would have expired)
 //! and issues a new one in one conditional transaction: of many parallel rotations of one token,
 //! exactly one wins. A token presented again after its rotation is reuse — a stolen copy or a
-//! replay — and revokes the session it belongs to.
+//! replay — and revokes the session it belongs to; within [`REUSE_GRACE_SECS`] of the rotation
+//! it is only refused, because that is what a client's own concurrent or retried refresh looks
+//! like (the practice of the major identity providers' "reuse interval").
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +28,9 @@ use crate::auth::tokens::{TokenType, new_opaque_token, opaque_token_digest};
 use crate::store::{Condition, Item, Key, StoreError, Update, Write};
 
 pub const SESSION_PREFIX: &str = "SESSION#";
+
+/// A rotated token presented again this soon is a duplicate request, not a replay.
+pub const REUSE_GRACE_SECS: i64 = 10;
 const REFRESH: &str = "REFRESH";
 
 pub fn session_key(user_id: &str, session_id: &str) -> Key {
@@ -64,6 +69,8 @@ struct RefreshRecord {
     user_id: String,
     session_id: String,
     rotated: bool,
+    #[serde(default)]
+    rotated_at: Option<i64>,
 }
 
 /// What a successful sign-in or refresh answers.
@@ -147,6 +154,7 @@ pub fn open(
         user_id: user.id.clone(),
         session_id: session_id.clone(),
         rotated: false,
+        rotated_at: None,
     };
     let writes = vec![
         Write::Put {
@@ -210,6 +218,14 @@ pub async fn rotate(
     if record.user_id != user_id {
         return Err(SessionError::Invalid);
     }
+    let now = ctx.clock.epoch_seconds();
+    if record.rotated
+        && record
+            .rotated_at
+            .is_some_and(|at| now - at < REUSE_GRACE_SECS)
+    {
+        return Err(SessionError::Invalid);
+    }
     if record.rotated {
         ctx.store
             .delete(&session_key(user_id, &record.session_id), None)
@@ -231,6 +247,7 @@ pub async fn rotate(
         user_id: user_id.to_owned(),
         session_id: record.session_id.clone(),
         rotated: false,
+        rotated_at: None,
     };
     let mut session_updates = vec![
         Update::set("refresh_digest", new_digest.clone()),
@@ -246,7 +263,7 @@ pub async fn rotate(
     let writes = vec![
         Write::Update {
             key: old_key,
-            updates: vec![Update::set("rotated", true)],
+            updates: vec![Update::set("rotated", true), Update::set("rotated_at", now)],
             condition: Some(Condition::eq("rotated", false)),
         },
         Write::Put {

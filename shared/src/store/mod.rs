@@ -213,65 +213,102 @@ impl Store {
         &self.clock
     }
 
-    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        key.validate()?;
-        counted(self.backend.get(key, self.clock.epoch_seconds())).await
+    // Each call is counted from the moment it is created (see [`count_calls`]), so calls created
+    // together (`tokio::join!`) count as one sequential step however fast each one finishes.
+
+    pub fn get<'a>(
+        &'a self,
+        key: &'a Key,
+    ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send + 'a {
+        let valid = key.validate();
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
+            self.backend.get(key, self.clock.epoch_seconds()).await
+        }
     }
 
-    pub async fn put(
+    pub fn put(
         &self,
         mut item: Item,
         condition: Option<Condition>,
-    ) -> Result<(), StoreError> {
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + '_ {
         item.normalize_numbers();
-        item.validate()?;
-        condition.as_ref().map(Condition::validate).transpose()?;
-        counted(
+        let valid = item
+            .validate()
+            .and_then(|_| condition.as_ref().map(Condition::validate).transpose());
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
             self.backend
-                .put(item, condition.as_ref(), self.clock.epoch_seconds()),
-        )
-        .await
+                .put(item, condition.as_ref(), self.clock.epoch_seconds())
+                .await
+        }
     }
 
-    pub async fn update(
-        &self,
-        key: &Key,
+    pub fn update<'a>(
+        &'a self,
+        key: &'a Key,
         mut updates: Vec<Update>,
         condition: Option<Condition>,
-    ) -> Result<Item, StoreError> {
+    ) -> impl Future<Output = Result<Item, StoreError>> + Send + 'a {
         updates.iter_mut().for_each(Update::normalize_numbers);
-        key.validate()?;
-        Update::validate_all(&updates)?;
-        condition.as_ref().map(Condition::validate).transpose()?;
-        counted(self.backend.update(
-            key,
-            &updates,
-            condition.as_ref(),
-            self.clock.epoch_seconds(),
-        ))
-        .await
-    }
-
-    pub async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError> {
-        key.validate()?;
-        condition.as_ref().map(Condition::validate).transpose()?;
-        counted(
+        let valid = key
+            .validate()
+            .and_then(|()| Update::validate_all(&updates))
+            .and_then(|()| condition.as_ref().map(Condition::validate).transpose());
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
             self.backend
-                .delete(key, condition.as_ref(), self.clock.epoch_seconds()),
-        )
-        .await
+                .update(
+                    key,
+                    &updates,
+                    condition.as_ref(),
+                    self.clock.epoch_seconds(),
+                )
+                .await
+        }
     }
 
-    pub async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        query.validate()?;
-        counted(self.backend.query(&query, self.clock.epoch_seconds())).await
+    pub fn delete<'a>(
+        &'a self,
+        key: &'a Key,
+        condition: Option<Condition>,
+    ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send + 'a {
+        let valid = key
+            .validate()
+            .and_then(|()| condition.as_ref().map(Condition::validate).transpose());
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
+            self.backend
+                .delete(key, condition.as_ref(), self.clock.epoch_seconds())
+                .await
+        }
     }
 
-    pub async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+    pub fn query(
+        &self,
+        query: Query,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send + '_ {
+        let valid = query.validate();
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
+            self.backend.query(&query, self.clock.epoch_seconds()).await
+        }
+    }
+
+    pub fn transact(
+        &self,
+        mut writes: Vec<Write>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + '_ {
         for write in &mut writes {
             match write {
                 Write::Put { item, .. } => item.normalize_numbers(),
@@ -281,20 +318,15 @@ impl Store {
                 Write::Delete { .. } | Write::Check { .. } => {}
             }
         }
-        if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
-            return Err(StoreError::invalid(format!(
-                "a transaction has 1..={MAX_TRANSACTION_WRITES} writes"
-            )));
+        let valid = validate_transaction(&writes);
+        let call = valid.is_ok().then(CallGuard::start);
+        async move {
+            valid?;
+            let _call = call;
+            self.backend
+                .transact(&writes, self.clock.epoch_seconds())
+                .await
         }
-        let mut keys = std::collections::HashSet::new();
-        for write in &writes {
-            if !keys.insert(write.validate()?) {
-                return Err(StoreError::invalid(
-                    "a transaction touches one item at most once",
-                ));
-            }
-        }
-        counted(self.backend.transact(&writes, self.clock.epoch_seconds())).await
     }
 
     /// One real round trip, for readiness: reads a key that never exists.
@@ -342,17 +374,43 @@ pub async fn count_calls<F: Future>(future: F) -> (F::Output, CallCount) {
     (output, stats.snapshot())
 }
 
-async fn counted<T>(call: impl Future<Output = T>) -> T {
-    let stats = CALLS.try_with(Arc::clone).ok();
-    if let Some(stats) = &stats {
-        stats.total.fetch_add(1, Ordering::SeqCst);
-        if stats.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
-            stats.depth.fetch_add(1, Ordering::SeqCst);
+fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::invalid(format!(
+            "a transaction has 1..={MAX_TRANSACTION_WRITES} writes"
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for write in writes {
+        if !keys.insert(write.validate()?) {
+            return Err(StoreError::invalid(
+                "a transaction touches one item at most once",
+            ));
         }
     }
-    let output = call.await;
-    if let Some(stats) = &stats {
-        stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// One store call in flight, counted in the request's [`CallStats`] from creation to drop.
+struct CallGuard(Option<Arc<CallStats>>);
+
+impl CallGuard {
+    fn start() -> Self {
+        let stats = CALLS.try_with(Arc::clone).ok();
+        if let Some(stats) = &stats {
+            stats.total.fetch_add(1, Ordering::SeqCst);
+            if stats.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+                stats.depth.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Self(stats)
     }
-    output
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if let Some(stats) = &self.0 {
+            stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }

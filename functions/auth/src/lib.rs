@@ -1,0 +1,27 @@
+//! The auth function: accounts, passwords, tokens and sessions, for both products.
+
+mod origin;
+pub mod routes;
+
+use axum::Router;
+use shared::AppContext;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The auth function's routes, described.
+pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
+    let auth = OpenApiRouter::new()
+        .routes(routes!(routes::signup::signup))
+        .routes(routes!(routes::login::login))
+        .routes(routes!(routes::refresh::refresh))
+        .routes(routes!(routes::logout::logout))
+        .routes(routes!(routes::logout::logout_all))
+        .routes(routes!(routes::me::me));
+    OpenApiRouter::with_openapi(shared::openapi::base()).nest(&format!("{api_prefix}/auth"), auth)
+}
+
+/// The router Lambda runs.
+pub fn router(ctx: AppContext) -> Router {
+    let (routes, _) = api(&ctx.settings.api_prefix).split_for_parts();
+    shared::http::app(routes, ctx)
+}

@@ -1,0 +1,73 @@
+//! `POST /v1/auth/logout` (one session, by its refresh token) and `POST /v1/auth/logout-all`
+//! (every session of the caller).
+
+use axum::extract::State;
+use http::StatusCode;
+use serde::Deserialize;
+use shared::AppContext;
+use shared::accounts::sessions::{self, SessionError, sessions_in};
+use shared::accounts::{Bearer, users};
+use shared::http::{ApiError, ApiJson};
+use shared::store::Query;
+use utoipa::ToSchema;
+
+use crate::origin::ClientOrigin;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LogoutRequest {
+    pub refresh_token: String,
+}
+
+/// End the session a refresh token belongs to. Answers 204 whether or not the token was live.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "auth",
+    request_body = LogoutRequest,
+    responses((status = 204, description = "The session is ended"))
+)]
+pub async fn logout(
+    State(ctx): State<AppContext>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<LogoutRequest>,
+) -> Result<StatusCode, ApiError> {
+    match sessions::revoke_by_refresh_token(&ctx, &body.refresh_token).await {
+        Ok(Some(user_id)) => shared::audit::record("auth.logout", Some(&user_id), &origin),
+        Ok(None) => {}
+        Err(SessionError::Store(err)) => return Err(err.into()),
+        Err(err) => return Err(ApiError::internal(err)),
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller, on every device.
+#[utoipa::path(
+    post,
+    path = "/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Every session is ended"))
+)]
+pub async fn logout_all(
+    State(ctx): State<AppContext>,
+    bearer: Bearer,
+    ClientOrigin(origin): ClientOrigin,
+) -> Result<StatusCode, ApiError> {
+    let partition = users::user_partition(bearer.user_id());
+    let query = Query::table(partition)
+        .prefix(sessions::SESSION_PREFIX)
+        .limit(1000);
+    let sessions = ctx.store.query(query);
+    let page = bearer
+        .with_live_session(&ctx, async { Ok(sessions.await?) })
+        .await?;
+    let writes: Vec<_> = sessions_in(&page.items)?
+        .iter()
+        .flat_map(sessions::close)
+        .collect();
+    for chunk in writes.chunks(100) {
+        ctx.store.transact(chunk.to_vec()).await?;
+    }
+    shared::audit::record("auth.logout_all", Some(bearer.user_id()), &origin);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,478 @@
+//! The auth function through the whole API, on the embedded store and on DynamoDB Local:
+//! signup, login, refresh, logout, logout-all and me, their error paths, the races, and the
+//! store round trips each makes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use api_tests::Gateway;
+use serde_json::{Value, json};
+use shared::testkit::{
+    TestResponse, TestStore, captured_logs, context, json_request, logs_for_request, request,
+};
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(shared::testkit::TestStore::embedded()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(shared::testkit::TestStore::dynamodb().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    signup_creates_an_account_and_signs_it_in,
+    signup_refuses_bad_input_field_by_field,
+    one_account_per_email_even_with_other_spellings,
+    exactly_one_of_20_parallel_signups_of_one_email_wins,
+    login_answers_the_same_for_unknown_email_and_wrong_password,
+    a_login_ends_the_other_sessions_by_default,
+    refresh_rotates_and_the_old_token_dies,
+    reuse_of_a_rotated_refresh_token_revokes_the_session,
+    exactly_one_of_50_parallel_refreshes_wins,
+    logout_ends_the_session_and_its_access_token,
+    logout_all_ends_every_session,
+    protected_endpoints_refuse_missing_and_wrong_tokens,
+    round_trips_stay_within_their_budget,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn api(store: &TestStore, overrides: &[(&str, &str)]) -> Gateway {
+    let (ctx, _) = context(store, overrides);
+    Gateway::new(&ctx)
+}
+
+async fn signup(api: &Gateway, email: &str) -> TestResponse {
+    let body = json!({"name": "Ada Lovelace", "email": email, "password": PASSWORD});
+    api.send(json_request("POST", "/v1/auth/signup", &body))
+        .await
+}
+
+async fn login(api: &Gateway, email: &str, password: &str) -> TestResponse {
+    api.send(json_request(
+        "POST",
+        "/v1/auth/login",
+        &json!({"email": email, "password": password}),
+    ))
+    .await
+}
+
+async fn refresh(api: &Gateway, token: &str) -> TestResponse {
+    api.send(json_request(
+        "POST",
+        "/v1/auth/refresh",
+        &json!({"refresh_token": token}),
+    ))
+    .await
+}
+
+fn with_bearer(
+    mut req: http::Request<axum::body::Body>,
+    token: &str,
+) -> http::Request<axum::body::Body> {
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req
+}
+
+async fn me(api: &Gateway, access: &str) -> TestResponse {
+    api.send(with_bearer(request("GET", "/v1/auth/me"), access))
+        .await
+}
+
+fn tokens(response: &TestResponse) -> (String, String) {
+    let body = response.json();
+    (
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
+    )
+}
+
+async fn signup_creates_an_account_and_signs_it_in(t: TestStore) {
+    let api = api(&t, &[]);
+    let response = signup(&api, "  Ada@Example.com ").await;
+    assert_eq!(response.status, 201, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    let user = &body["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert_eq!(user["roles"], json!(["STUDENT"]));
+    assert_eq!(user["mfa_enabled"], false);
+    assert_eq!(user["timezone"], "UTC");
+    assert!(user.get("password_hash").is_none() && user.get("disabled").is_none());
+    let (access, _) = tokens(&response);
+    let me = me(&api, &access).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(&me.json(), user);
+}
+
+async fn signup_refuses_bad_input_field_by_field(t: TestStore) {
+    let api = api(&t, &[]);
+    let cases = [
+        (
+            json!({"name": "A", "email": "not-an-email", "password": PASSWORD}),
+            "body.email",
+        ),
+        (
+            json!({"name": "A", "email": "\u{430}da@example.com", "password": PASSWORD}),
+            "body.email",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "short"}),
+            "body.password",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "password1"}),
+            "body.password",
+        ),
+        (
+            json!({"name": "A", "email": "lovelace@example.com", "password": "i-am-lovelace-99"}),
+            "body.password",
+        ),
+        (
+            json!({"name": "   ", "email": "a@example.com", "password": PASSWORD}),
+            "body.name",
+        ),
+        (
+            json!({"name": "x".repeat(101), "email": "a@example.com", "password": PASSWORD}),
+            "body.name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD}),
+            "body.name",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": 12345678}),
+            "body.password",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = api
+            .send(json_request("POST", "/v1/auth/signup", &body))
+            .await;
+        let error = response.assert_error(422, "VALIDATION_ERROR");
+        assert_eq!(error["details"]["errors"][0]["field"], field, "{body}");
+    }
+    // Nothing was created: the email is still free.
+    assert_eq!(signup(&api, "a@example.com").await.status, 201);
+}
+
+async fn one_account_per_email_even_with_other_spellings(t: TestStore) {
+    let api = api(&t, &[]);
+    assert_eq!(signup(&api, "grace@example.com").await.status, 201);
+    for other in [
+        "grace@example.com",
+        "GRACE@example.com",
+        " grace@EXAMPLE.com",
+        "ｇｒａｃｅ@example.com",
+    ] {
+        signup(&api, other).await.assert_error(409, "EMAIL_TAKEN");
+    }
+}
+
+async fn exactly_one_of_20_parallel_signups_of_one_email_wins(t: TestStore) {
+    let api = Arc::new(api(&t, &[]));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let api = api.clone();
+            tokio::spawn(async move { signup(&api, "race@example.com").await.status.as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(login(&api, "race@example.com", PASSWORD).await.status, 200);
+}
+
+async fn login_answers_the_same_for_unknown_email_and_wrong_password(t: TestStore) {
+    let api = api(&t, &[]);
+    signup(&api, "known@example.com").await;
+    let ok = login(&api, "Known@Example.com", PASSWORD).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["user"]["email"], "known@example.com");
+    let wrong = login(&api, "known@example.com", "not the password at all").await;
+    let unknown = login(&api, "nobody@example.com", PASSWORD).await;
+    let wrong_error = wrong.assert_error(401, "INVALID_CREDENTIALS");
+    let unknown_error = unknown.assert_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(wrong_error["message"], unknown_error["message"]);
+    assert_eq!(wrong_error["details"], unknown_error["details"]);
+}
+
+async fn a_login_ends_the_other_sessions_by_default(t: TestStore) {
+    let api = api(&t, &[]);
+    let (first_access, first_refresh) = tokens(&signup(&api, "one@example.com").await);
+    let (second_access, _) = tokens(&login(&api, "one@example.com", PASSWORD).await);
+    me(&api, &first_access)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &first_refresh)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    assert_eq!(me(&api, &second_access).await.status, 200);
+
+    // SESSION_POLICY=multi keeps them.
+    let multi = shared::testkit::TestStore::embedded();
+    let api = self::api(&multi, &[("SESSION_POLICY", "multi")]);
+    let (first_access, _) = tokens(&signup(&api, "two@example.com").await);
+    login(&api, "two@example.com", PASSWORD).await;
+    assert_eq!(me(&api, &first_access).await.status, 200);
+}
+
+async fn refresh_rotates_and_the_old_token_dies(t: TestStore) {
+    let api = api(&t, &[]);
+    let (_, first) = tokens(&signup(&api, "rot@example.com").await);
+    let rotated = refresh(&api, &first).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    assert_eq!(rotated.json()["user"]["email"], "rot@example.com");
+    let (access, second) = tokens(&rotated);
+    assert_ne!(first, second);
+    assert_eq!(me(&api, &access).await.status, 200);
+    let again = refresh(&api, &second).await;
+    assert_eq!(again.status, 200);
+    for garbage in ["", "nonsense", "00000000-0000-0000-0000-000000000000.AAAA"] {
+        refresh(&api, garbage)
+            .await
+            .assert_error(401, "UNAUTHORIZED");
+    }
+}
+
+async fn reuse_of_a_rotated_refresh_token_revokes_the_session(t: TestStore) {
+    captured_logs();
+    let api = api(&t, &[]);
+    let (_, stolen) = tokens(&signup(&api, "victim@example.com").await);
+    let (access, current) = tokens(&refresh(&api, &stolen).await);
+    // Right after the rotation, the old token is refused without more (a client's duplicate).
+    refresh(&api, &stolen)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    assert_eq!(me(&api, &access).await.status, 200);
+    // Later, the old token comes back: reuse.
+    t.clock.advance(std::time::Duration::from_secs(60));
+    let request_id = format!("reuse-{}", uuid::Uuid::new_v4().simple());
+    let mut replay = json_request(
+        "POST",
+        "/v1/auth/refresh",
+        &json!({"refresh_token": stolen}),
+    );
+    replay
+        .headers_mut()
+        .insert("x-request-id", request_id.parse().unwrap());
+    api.send(replay).await.assert_error(401, "UNAUTHORIZED");
+    // The whole session is gone: its access token and its current refresh token too.
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &current)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let events: Vec<Value> = logs_for_request(&request_id)
+        .into_iter()
+        .filter(|l| l["event_type"] == "auth.refresh.reuse_detected")
+        .collect();
+    assert_eq!(events.len(), 1, "a security event is recorded");
+    assert_eq!(events[0]["level"], "WARNING");
+}
+
+async fn exactly_one_of_50_parallel_refreshes_wins(t: TestStore) {
+    let api = Arc::new(api(&t, &[]));
+    let (_, token) = tokens(&signup(&api, "many@example.com").await);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (api, token) = (api.clone(), token.clone());
+            tokio::spawn(async move { refresh(&api, &token).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status.as_u16() {
+            200 => winners.push(tokens(&response)),
+            401 => {}
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    // The winner's new pair works.
+    assert_eq!(me(&api, &winners[0].0).await.status, 200);
+}
+
+async fn logout_ends_the_session_and_its_access_token(t: TestStore) {
+    let api = api(&t, &[]);
+    let (access, refresh_token) = tokens(&signup(&api, "bye@example.com").await);
+    let body = json!({"refresh_token": refresh_token});
+    let response = api
+        .send(json_request("POST", "/v1/auth/logout", &body))
+        .await;
+    assert_eq!(response.status, 204);
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &refresh_token)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    // Logging out again, or with nonsense, changes nothing and reveals nothing.
+    assert_eq!(
+        api.send(json_request("POST", "/v1/auth/logout", &body))
+            .await
+            .status,
+        204
+    );
+    let nonsense = json!({"refresh_token": "whatever"});
+    assert_eq!(
+        api.send(json_request("POST", "/v1/auth/logout", &nonsense))
+            .await
+            .status,
+        204
+    );
+}
+
+async fn logout_all_ends_every_session(t: TestStore) {
+    let api = api(&t, &[("SESSION_POLICY", "multi")]);
+    let (a1, r1) = tokens(&signup(&api, "all@example.com").await);
+    let (a2, r2) = tokens(&login(&api, "all@example.com", PASSWORD).await);
+    let (other_access, _) = tokens(&signup(&api, "bystander@example.com").await);
+    let response = api
+        .send(with_bearer(request("POST", "/v1/auth/logout-all"), &a2))
+        .await;
+    assert_eq!(response.status, 204, "{}", response.text());
+    for access in [&a1, &a2] {
+        me(&api, access).await.assert_error(401, "UNAUTHORIZED");
+    }
+    for refresh_token in [&r1, &r2] {
+        refresh(&api, refresh_token)
+            .await
+            .assert_error(401, "UNAUTHORIZED");
+    }
+    assert_eq!(
+        me(&api, &other_access).await.status,
+        200,
+        "other users keep their sessions"
+    );
+    // With the session gone, logout-all itself is refused.
+    api.send(with_bearer(request("POST", "/v1/auth/logout-all"), &a2))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+}
+
+async fn protected_endpoints_refuse_missing_and_wrong_tokens(t: TestStore) {
+    let api = api(&t, &[]);
+    let response = api.send(request("GET", "/v1/auth/me")).await;
+    response.assert_error(401, "UNAUTHORIZED");
+    assert!(
+        response
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let (access, refresh_token) = tokens(&signup(&api, "tok@example.com").await);
+    let mut lowercase = request("GET", "/v1/auth/me");
+    lowercase
+        .headers_mut()
+        .insert("authorization", format!("bearer {access}").parse().unwrap());
+    assert_eq!(api.send(lowercase).await.status, 200);
+    for wrong in [
+        "Basic dXNlcjpwYXNz".to_owned(),
+        "Bearer".to_owned(),
+        "Bearer not.a.jwt".to_owned(),
+        format!("Bearer {refresh_token}"),
+        format!("Bearer {access}x"),
+    ] {
+        let mut req = request("GET", "/v1/auth/me");
+        req.headers_mut()
+            .insert("authorization", wrong.parse().unwrap());
+        api.send(req).await.assert_error(401, "UNAUTHORIZED");
+    }
+}
+
+async fn sequential_calls(
+    api: &Gateway,
+    mut req: http::Request<axum::body::Body>,
+    id: &str,
+) -> (u16, i64, i64) {
+    req.headers_mut()
+        .insert("x-request-id", id.parse().unwrap());
+    let status = api.send(req).await.status.as_u16();
+    let line = logs_for_request(id)
+        .into_iter()
+        .find(|l| l["message"] == "request completed")
+        .expect("access log line");
+    (
+        status,
+        line["store_calls"].as_i64().unwrap(),
+        line["store_sequential_calls"].as_i64().unwrap(),
+    )
+}
+
+async fn round_trips_stay_within_their_budget(t: TestStore) {
+    captured_logs();
+    let api = api(&t, &[]);
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let body = json!({"name": "Budget", "email": "budget@example.com", "password": PASSWORD});
+    let (status, _, sequential) = sequential_calls(
+        &api,
+        json_request("POST", "/v1/auth/signup", &body),
+        &format!("signup-{tag}"),
+    )
+    .await;
+    assert_eq!((status, sequential), (201, 1), "signup is one transaction");
+    let body = json!({"email": "budget@example.com", "password": PASSWORD});
+    let login_request = json_request("POST", "/v1/auth/login", &body);
+    let (status, _, sequential) =
+        sequential_calls(&api, login_request, &format!("login-{tag}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        sequential <= 3,
+        "login made {sequential} sequential store calls"
+    );
+    let (access, refresh_token) = tokens(&login(&api, "budget@example.com", PASSWORD).await);
+    let refresh_request = json_request(
+        "POST",
+        "/v1/auth/refresh",
+        &json!({"refresh_token": refresh_token}),
+    );
+    let (status, _, sequential) =
+        sequential_calls(&api, refresh_request, &format!("refresh-{tag}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        sequential <= 2,
+        "refresh made {sequential} sequential store calls"
+    );
+    let _ = access;
+    let (access, _) = tokens(&login(&api, "budget@example.com", PASSWORD).await);
+    let me_request = with_bearer(request("GET", "/v1/auth/me"), &access);
+    let (status, total, sequential) =
+        sequential_calls(&api, me_request, &format!("me-{tag}")).await;
+    assert_eq!(
+        (status, sequential, total),
+        (200, 1, 2),
+        "me reads profile and session together"
+    );
+}
