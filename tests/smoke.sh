@@ -75,6 +75,16 @@ check "OpenAPI document is valid (openapi-spec-validator)" openapi-spec-validato
 request docs GET /docs
 check "docs page is HTML" header_is docs content-type 'text/html; charset=utf-8'
 
+# The auth function, routed by the same table: sign up, then ask who we are.
+request signup POST /v1/auth/signup -H 'content-type: application/json' \
+  -d '{"name":"Smoke Test","email":"smoke@example.com","password":"correct horse battery staple"}'
+check "POST /v1/auth/signup is 201" status_is signup 201
+ACCESS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$WORK/signup.json" 2>/dev/null)
+request me GET /v1/auth/me -H "Authorization: Bearer $ACCESS"
+check "GET /v1/auth/me returns the new account" json_has "$WORK/me.json" 'd["email"] == "smoke@example.com"'
+request anonymous GET /v1/auth/me
+check "GET /v1/auth/me without a token is 401" json_has "$WORK/anonymous.json" 'd["error"]["code"] == "UNAUTHORIZED"'
+
 for event in events/*.json; do
   name=$(basename "$event" .json)
   if cargo-lambda lambda invoke health --invoke-address 127.0.0.1 --invoke-port "$PORT" \
