@@ -12,28 +12,7 @@ use shared::store::{
 };
 use shared::testkit::TestStore;
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(shared::testkit::TestStore::embedded()).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(shared::testkit::TestStore::dynamodb().await).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+shared::on_both_backends!(
     missing_item_reads_as_none,
     values_round_trip_unchanged,
     put_if_not_exists_refuses_a_second_put,

@@ -11,28 +11,7 @@ use shared::testkit::{
     TestResponse, TestStore, captured_logs, context, json_request, logs_for_request, request,
 };
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(shared::testkit::TestStore::embedded()).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(shared::testkit::TestStore::dynamodb().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+shared::on_both_backends!(
     signup_creates_an_account_and_signs_it_in,
     signup_refuses_bad_input_field_by_field,
     one_account_per_email_even_with_other_spellings,

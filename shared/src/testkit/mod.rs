@@ -243,3 +243,27 @@ pub fn json_request(
         .body(axum::body::Body::from(body.to_string()))
         .expect("request")
 }
+
+/// Runs each listed `async fn(TestStore)` twice: in `mod embedded` on a fresh SQLite store and in
+/// `mod dynamodb` on a fresh DynamoDB Local table, so a behaviour is proven on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case($crate::testkit::TestStore::embedded()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case($crate::testkit::TestStore::dynamodb().await).await;
+                }
+            )*
+        }
+    };
+}
