@@ -1,6 +1,7 @@
 //! What every Lambda function of the API shares: configuration and secrets, the store, the HTTP
 //! layer, telemetry and metrics. A function's `main` is one call to [`lambda::run`].
 
+pub mod abuse;
 pub mod accounts;
 pub mod app;
 pub mod audit;

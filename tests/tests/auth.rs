@@ -25,12 +25,27 @@ shared::on_both_backends!(
     logout_all_ends_every_session,
     protected_endpoints_refuse_missing_and_wrong_tokens,
     round_trips_stay_within_their_budget,
+    exactly_the_limit_of_20_parallel_logins_pass,
+    repeated_failures_lock_an_email_with_or_without_an_account,
+    ip_locks_double_on_each_repeat_up_to_the_maximum,
+    signups_and_refreshes_are_rate_limited,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// Limits and lock thresholds out of the way, except where a test sets its own.
+const GENEROUS: &[(&str, &str)] = &[
+    ("RL_LOGIN_IP_LIMIT", "100000"),
+    ("RL_LOGIN_EMAIL_LIMIT", "100000"),
+    ("RL_SIGNUP_IP_LIMIT", "100000"),
+    ("RL_REFRESH_USER_LIMIT", "100000"),
+    ("LOGIN_FAIL_IP_THRESHOLD", "100000"),
+];
+
 fn api(store: &TestStore, overrides: &[(&str, &str)]) -> Gateway {
-    let (ctx, _) = context(store, overrides);
+    let mut settings: Vec<(&str, &str)> = GENEROUS.to_vec();
+    settings.extend_from_slice(overrides);
+    let (ctx, _) = context(store, &settings);
     Gateway::new(&ctx)
 }
 
@@ -421,7 +436,11 @@ async fn round_trips_stay_within_their_budget(t: TestStore) {
         &format!("signup-{tag}"),
     )
     .await;
-    assert_eq!((status, sequential), (201, 1), "signup is one transaction");
+    assert_eq!(
+        (status, sequential),
+        (201, 2),
+        "signup: its rate limit, then one transaction"
+    );
     let body = json!({"email": "budget@example.com", "password": PASSWORD});
     let login_request = json_request("POST", "/v1/auth/login", &body);
     let (status, _, sequential) =
@@ -454,4 +473,125 @@ async fn round_trips_stay_within_their_budget(t: TestStore) {
         (200, 1, 2),
         "me reads profile and session together"
     );
+}
+
+async fn exactly_the_limit_of_20_parallel_logins_pass(t: TestStore) {
+    let api = Arc::new(api(&t, &[("RL_LOGIN_IP_LIMIT", "3")]));
+    signup(&api, "limit@example.com").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let api = api.clone();
+            tokio::spawn(async move { login(&api, "limit@example.com", PASSWORD).await })
+        })
+        .collect();
+    let mut passed = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        if response.status == 429 {
+            response.assert_error(429, "RATE_LIMITED");
+            let retry_after: u64 = response.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=600).contains(&retry_after));
+        } else {
+            assert_eq!(response.status, 200, "{}", response.text());
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 3);
+}
+
+async fn repeated_failures_lock_an_email_with_or_without_an_account(t: TestStore) {
+    let api = api(
+        &t,
+        &[
+            ("LOGIN_FAIL_EMAIL_THRESHOLD", "3"),
+            ("EMAIL_LOCK_TTL", "120"),
+        ],
+    );
+    signup(&api, "locked@example.com").await;
+    for email in ["locked@example.com", "ghost@example.com"] {
+        for _ in 0..3 {
+            login(&api, email, "wrong password here")
+                .await
+                .assert_error(401, "INVALID_CREDENTIALS");
+        }
+        // Locked now, even with the right password, and the same for an email without account.
+        let locked = login(&api, email, PASSWORD).await;
+        let error = locked.assert_error(429, "ACCOUNT_LOCKED");
+        assert_eq!(error["message"], "too many failed sign-ins; retry later");
+        assert!(
+            locked
+                .header("retry-after")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                <= 120
+        );
+    }
+    t.clock.advance(std::time::Duration::from_secs(121));
+    assert_eq!(
+        login(&api, "locked@example.com", PASSWORD).await.status,
+        200
+    );
+    // A success forgets earlier failures.
+    for _ in 0..2 {
+        login(&api, "locked@example.com", "wrong password here").await;
+    }
+    assert_eq!(
+        login(&api, "locked@example.com", PASSWORD).await.status,
+        200
+    );
+    login(&api, "locked@example.com", "wrong password here")
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+}
+
+async fn ip_locks_double_on_each_repeat_up_to_the_maximum(t: TestStore) {
+    let api = api(
+        &t,
+        &[
+            ("LOGIN_FAIL_IP_THRESHOLD", "2"),
+            ("IP_LOCK_TTL", "60"),
+            ("IP_LOCK_MAX_TTL", "200"),
+            ("LOGIN_FAIL_EMAIL_THRESHOLD", "1000"),
+        ],
+    );
+    for expected in [60, 120, 200, 200] {
+        for i in 0..2 {
+            login(&api, &format!("user{i}@example.com"), "wrong password here").await;
+        }
+        let locked = login(&api, "anyone@example.com", PASSWORD).await;
+        locked.assert_error(429, "ACCOUNT_LOCKED");
+        assert_eq!(
+            locked.header("retry-after"),
+            Some(expected.to_string().as_str())
+        );
+        t.clock
+            .advance(std::time::Duration::from_secs(expected + 1));
+    }
+}
+
+async fn signups_and_refreshes_are_rate_limited(t: TestStore) {
+    let api = api(
+        &t,
+        &[("RL_SIGNUP_IP_LIMIT", "2"), ("RL_REFRESH_USER_LIMIT", "2")],
+    );
+    let (_, mut token) = tokens(&signup(&api, "first@example.com").await);
+    signup(&api, "first@example.com")
+        .await
+        .assert_error(409, "EMAIL_TAKEN");
+    // The limit counts refused signups too, so taken emails cannot be swept.
+    signup(&api, "first@example.com")
+        .await
+        .assert_error(429, "RATE_LIMITED");
+    signup(&api, "fresh@example.com")
+        .await
+        .assert_error(429, "RATE_LIMITED");
+    for _ in 0..2 {
+        let response = refresh(&api, &token).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        token = tokens(&response).1;
+    }
+    refresh(&api, &token)
+        .await
+        .assert_error(429, "RATE_LIMITED");
 }

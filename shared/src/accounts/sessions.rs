@@ -92,6 +92,9 @@ pub enum SessionError {
     /// Presented again after it was rotated: the session has been revoked.
     #[error("refresh token reused")]
     Reused { user_id: String, session_id: String },
+    /// Too many refreshes for this user.
+    #[error("rate limited")]
+    Limited { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -196,24 +199,36 @@ pub fn sessions_in(items: &[Item]) -> Result<Vec<Session>, StoreError> {
 }
 
 /// The user id a refresh token names (not yet verified).
-fn token_user(token: &str) -> Option<&str> {
+pub fn token_user(token: &str) -> Option<&str> {
     let (user_id, random) = token.split_once('.')?;
     let valid = uuid::Uuid::parse_str(user_id).is_ok() && random.len() == 43;
     valid.then_some(user_id)
 }
 
-/// Rotates `presented`: two sequential store calls (the token and the profile read together, then
-/// one conditional transaction).
+/// Rotates `presented`: two sequential store calls (the token, the profile and the caller's
+/// `gate` — a rate limit — together, then one conditional transaction).
 pub async fn rotate(
     ctx: &AppContext,
     presented: &str,
     origin: &Origin,
+    gate: impl std::future::Future<Output = Result<crate::abuse::Decision, StoreError>>,
 ) -> Result<(TokenPair, User), SessionError> {
+    let (record, profile, gate) = match token_user(presented) {
+        Some(user_id) => {
+            let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
+            let (old_key, profile_key) = (refresh_key(&digest), users::profile_key(user_id));
+            let (record, profile, gate) =
+                tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key), gate);
+            (record, profile, gate)
+        }
+        None => (Ok(None), Ok(None), gate.await),
+    };
+    if let Some(retry_after) = gate?.retry_after() {
+        return Err(SessionError::Limited { retry_after });
+    }
     let user_id = token_user(presented).ok_or(SessionError::Invalid)?;
     let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
     let old_key = refresh_key(&digest);
-    let profile_key = users::profile_key(user_id);
-    let (record, profile) = tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key));
     let record: RefreshRecord = record?.ok_or(SessionError::Invalid)?.to_entity()?;
     if record.user_id != user_id {
         return Err(SessionError::Invalid);

@@ -31,6 +31,10 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 409: an account with this email exists.
     EmailTaken,
+    /// 429: too many requests; retry after `Retry-After` seconds.
+    RateLimited,
+    /// 429: too many failed sign-ins for this email or address; retry after `Retry-After`.
+    AccountLocked,
     /// 503: a dependency is unavailable or throttling; retry after `Retry-After` seconds.
     ServiceUnavailable,
     /// 500: an unexpected failure; the log has the cause, the client only the request id.
@@ -45,6 +49,8 @@ impl ErrorCode {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::EmailTaken => "EMAIL_TAKEN",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::AccountLocked => "ACCOUNT_LOCKED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
         }
@@ -117,6 +123,32 @@ impl ApiError {
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self::new(code, status, message)
+    }
+
+    /// 429 `RATE_LIMITED` with `Retry-After`.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self::new(
+            ErrorCode::RateLimited,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests; retry later",
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// 429 `ACCOUNT_LOCKED` with `Retry-After`: the same for every email, with or without account.
+    pub fn locked(retry_after: u64) -> Self {
+        Self::new(
+            ErrorCode::AccountLocked,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins; retry later",
+        )
+        .with_retry_after(retry_after)
+    }
+
+    fn with_retry_after(self, seconds: u64) -> Self {
+        let value = HeaderValue::from_str(&seconds.max(1).to_string())
+            .unwrap_or(HeaderValue::from_static("1"));
+        self.with_header(header::RETRY_AFTER, value)
     }
 
     /// 422 `VALIDATION_ERROR` listing the invalid fields.

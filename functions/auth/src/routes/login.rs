@@ -10,10 +10,12 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::AppContext;
+use shared::abuse::{self, Decision, Subject, lockout};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
 use shared::auth::{Email, Password, TokenType, Verification};
 use shared::http::{ApiError, ApiJson, ErrorCode};
+use shared::metrics::Metric;
 use shared::store::{Query, Update, Write};
 use utoipa::ToSchema;
 
@@ -59,12 +61,32 @@ pub async fn login(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let credential: Option<Credential> = ctx
-        .store
-        .get(&users::credential_key(&body.email))
-        .await?
-        .map(|item| item.to_entity())
-        .transpose()?;
+    let limits = &ctx.settings.rate_limits;
+    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let email = Subject::email(&ctx, &body.email);
+    let credential_key = users::credential_key(&body.email);
+    // One step: the credential, both rate limits and both locks, together.
+    let (credential, ip_limit, email_limit, email_lock, ip_lock) = tokio::join!(
+        ctx.store.get(&credential_key),
+        abuse::rate_limit(&ctx, "login_ip", &ip, limits.login_ip),
+        abuse::rate_limit(&ctx, "login_email", &email, limits.login_email),
+        lockout::check(&ctx, "login", &email),
+        lockout::check(&ctx, "login", &ip),
+    );
+    if let Some(retry_after) = ip_limit?.retry_after().or(email_limit?.retry_after()) {
+        shared::audit::security(&ctx, "auth.rate_limited", None, &origin);
+        attempt(&ctx, "rate_limited");
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let lock = [email_lock?, ip_lock?]
+        .into_iter()
+        .find(|d| *d != Decision::Allowed);
+    if let Some(retry_after) = lock.and_then(Decision::retry_after) {
+        // The same answer whether or not the email has an account.
+        attempt(&ctx, "locked");
+        return Err(ApiError::locked(retry_after));
+    }
+    let credential: Option<Credential> = credential?.map(|item| item.to_entity()).transpose()?;
     // An unknown email costs one hash too, so timing does not tell which emails have accounts.
     let stored_hash = credential.as_ref().and_then(|c| c.password_hash.as_deref());
     let verification = ctx
@@ -75,11 +97,10 @@ pub async fn login(
     let (credential, needs_rehash) = match (credential, verification) {
         (Some(c), Verification::Match { needs_rehash }) if !c.disabled => (c, needs_rehash),
         (credential, _) => {
-            shared::audit::record(
-                "auth.login.failure",
-                credential.as_ref().map(|c| c.user_id.as_str()),
-                &origin,
-            );
+            let user_id = credential.as_ref().map(|c| c.user_id.as_str());
+            shared::audit::record(&ctx, "auth.login.failure", user_id, &origin);
+            attempt(&ctx, "failure");
+            record_failure(&ctx, &email, &ip, user_id, &origin).await?;
             return Err(invalid_credentials());
         }
     };
@@ -102,7 +123,7 @@ pub async fn login(
                 ctx.clock.epoch_seconds(),
             )
             .map_err(ApiError::internal)?;
-        shared::audit::record("auth.login.mfa_required", Some(&user.id), &origin);
+        shared::audit::record(&ctx, "auth.login.mfa_required", Some(&user.id), &origin);
         return Ok(Json(MfaRequired {
             mfa_required: true,
             mfa_token,
@@ -111,6 +132,7 @@ pub async fn login(
     }
 
     let (mut writes, tokens) = sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
+    writes.push(lockout::clear_writes("login", &email));
     if ctx.settings.single_session {
         // One device at a time: this login ends the others. (A transaction holds 100 writes.)
         for session in sessions_in(&partition.items)?.iter().take(48) {
@@ -130,8 +152,52 @@ pub async fn login(
         });
     }
     ctx.store.transact(writes).await?;
-    shared::audit::record("auth.login.success", Some(&user.id), &origin);
+    shared::audit::record(&ctx, "auth.login.success", Some(&user.id), &origin);
+    attempt(&ctx, "success");
     Ok(Json(SignedIn { tokens, user }).into_response())
+}
+
+/// `authentication_attempts_total{result, method}`.
+fn attempt(ctx: &AppContext, result: &'static str) {
+    ctx.metrics.emit(
+        &[("result", result), ("method", "password")],
+        &[Metric::count("authentication_attempts_total")],
+        &[],
+    );
+}
+
+/// Counts a failed sign-in against the email and the address; locks them at their thresholds.
+async fn record_failure(
+    ctx: &AppContext,
+    email: &Subject,
+    ip: &Subject,
+    user_id: Option<&str>,
+    origin: &shared::accounts::Origin,
+) -> Result<(), ApiError> {
+    let settings = &ctx.settings.lockout;
+    let email_policy = lockout::Policy {
+        threshold: settings.email_threshold,
+        lock_ttl: settings.email_lock_ttl,
+        escalation: None,
+    };
+    let ip_policy = lockout::Policy {
+        threshold: settings.ip_threshold,
+        lock_ttl: settings.ip_lock_ttl,
+        escalation: settings
+            .ip_lock_escalation
+            .then_some(settings.ip_lock_max_ttl),
+    };
+    let (email_locked, ip_locked) = tokio::join!(
+        lockout::record_failure(ctx, "login", email, email_policy),
+        lockout::record_failure(ctx, "login", ip, ip_policy),
+    );
+    if email_locked? {
+        shared::audit::security(ctx, "auth.lockout.trigger", user_id, origin);
+    }
+    if ip_locked? {
+        shared::audit::security(ctx, "auth.lockout.trigger", None, origin);
+    }
+    Ok(())
 }
 
 fn anyhow_missing_profile(user_id: &str) -> std::io::Error {

@@ -32,7 +32,7 @@ pub async fn logout(
     ApiJson(body): ApiJson<LogoutRequest>,
 ) -> Result<StatusCode, ApiError> {
     match sessions::revoke_by_refresh_token(&ctx, &body.refresh_token).await {
-        Ok(Some(user_id)) => shared::audit::record("auth.logout", Some(&user_id), &origin),
+        Ok(Some(user_id)) => shared::audit::record(&ctx, "auth.logout", Some(&user_id), &origin),
         Ok(None) => {}
         Err(SessionError::Store(err)) => return Err(err.into()),
         Err(err) => return Err(ApiError::internal(err)),
@@ -68,6 +68,6 @@ pub async fn logout_all(
     for chunk in writes.chunks(100) {
         ctx.store.transact(chunk.to_vec()).await?;
     }
-    shared::audit::record("auth.logout_all", Some(bearer.user_id()), &origin);
+    shared::audit::record(&ctx, "auth.logout_all", Some(bearer.user_id()), &origin);
     Ok(StatusCode::NO_CONTENT)
 }

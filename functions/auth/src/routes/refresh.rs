@@ -5,6 +5,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
+use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, SessionError};
 use shared::http::{ApiError, ApiJson, ErrorCode};
 use utoipa::ToSchema;
@@ -33,12 +34,27 @@ pub async fn refresh(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<SignedIn>, ApiError> {
-    match sessions::rotate(&ctx, &body.refresh_token, &origin).await {
+    let user = Subject::User(
+        sessions::token_user(&body.refresh_token)
+            .unwrap_or("unknown")
+            .to_owned(),
+    );
+    let gate = abuse::rate_limit(
+        &ctx,
+        "refresh_user",
+        &user,
+        ctx.settings.rate_limits.refresh_user,
+    );
+    match sessions::rotate(&ctx, &body.refresh_token, &origin, gate).await {
         Ok((tokens, user)) => Ok(Json(SignedIn { tokens, user })),
         Err(SessionError::Invalid) => Err(invalid_refresh()),
         Err(SessionError::Reused { user_id, .. }) => {
-            shared::audit::security("auth.refresh.reuse_detected", Some(&user_id), &origin);
+            shared::audit::security(&ctx, "auth.refresh.reuse_detected", Some(&user_id), &origin);
             Err(invalid_refresh())
+        }
+        Err(SessionError::Limited { retry_after }) => {
+            shared::audit::security(&ctx, "auth.rate_limited", None, &origin);
+            Err(ApiError::rate_limited(retry_after))
         }
         Err(SessionError::Store(err)) => Err(err.into()),
         Err(SessionError::Token(err)) => Err(ApiError::internal(err)),

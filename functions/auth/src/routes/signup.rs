@@ -5,6 +5,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
+use shared::abuse::{self, Subject};
 use shared::accounts::{User, sessions, users};
 use shared::auth::password::check_policy;
 use shared::auth::{Email, Password, Role};
@@ -54,6 +55,13 @@ pub async fn signup(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignedIn>), ApiError> {
+    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let limit =
+        abuse::rate_limit(&ctx, "signup_ip", &ip, ctx.settings.rate_limits.signup_ip).await?;
+    if let Some(retry_after) = limit.retry_after() {
+        shared::audit::security(&ctx, "auth.rate_limited", None, &origin);
+        return Err(ApiError::rate_limited(retry_after));
+    }
     let name = valid_name(&body.name)?;
     check_policy(
         &body.password,
@@ -88,6 +96,6 @@ pub async fn signup(
         }
         Err(err) => return Err(err.into()),
     }
-    shared::audit::record("auth.register.success", Some(&user.id), &origin);
+    shared::audit::record(&ctx, "auth.register.success", Some(&user.id), &origin);
     Ok((StatusCode::CREATED, Json(SignedIn { tokens, user })))
 }

@@ -1,0 +1,216 @@
+//! Abuse protection on TTL items: rate limits and lockouts, exact under concurrency because every
+//! count is one atomic `ADD`.
+//!
+//! ```text
+//! RL#<scope>#<subject>     W#<window>   {count}            TTL: end of the window
+//! LOCK#<kind>#<subject>    FAILS        {count}            TTL: the counting period
+//! LOCK#<kind>#<subject>    LOCKED       {until, level}     TTL: end of the lock
+//! LOCK#ip#<subject>        LEVEL        {level}            TTL: twice the longest lock
+//! ```
+//!
+//! Subjects that are personal data (emails) are stored as an HMAC with the pepper.
+
+use std::time::Duration;
+
+use crate::AppContext;
+use crate::auth::Email;
+use crate::auth::tokens::opaque_token_digest;
+use crate::config::RateLimit;
+use crate::store::{Condition, EXPIRES_AT, Item, Key, StoreError, Update};
+
+/// Whether a request may go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// Over the limit (or locked): retry after this many seconds.
+    Refused {
+        retry_after: u64,
+    },
+}
+
+impl Decision {
+    pub fn retry_after(self) -> Option<u64> {
+        match self {
+            Self::Allowed => None,
+            Self::Refused { retry_after } => Some(retry_after),
+        }
+    }
+}
+
+/// What a limit or lock is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Ip(String),
+    Email(String),
+    User(String),
+}
+
+impl Subject {
+    pub fn email(ctx: &AppContext, email: &Email) -> Self {
+        Self::Email(opaque_token_digest(
+            ctx.secrets.token_pepper(),
+            email.as_str(),
+        ))
+    }
+
+    fn key_part(&self) -> String {
+        match self {
+            Self::Ip(ip) => format!("ip#{ip}"),
+            Self::Email(digest) => format!("email#{}", &digest[..digest.len().min(32)]),
+            Self::User(id) => format!("user#{id}"),
+        }
+    }
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Counts one request of `scope` for `subject`; refused once `limit.limit` are used in the window.
+pub async fn rate_limit(
+    ctx: &AppContext,
+    scope: &str,
+    subject: &Subject,
+    limit: RateLimit,
+) -> Result<Decision, StoreError> {
+    let now = ctx.clock.epoch_seconds();
+    let window = secs(limit.window).max(1);
+    let start = now - now.rem_euclid(window);
+    let end = start + window;
+    let key = Key::new(
+        format!("RL#{scope}#{}", subject.key_part()),
+        format!("W#{start}"),
+    );
+    let item = ctx
+        .store
+        .update(
+            &key,
+            vec![
+                Update::add("count", 1),
+                Update::set_if_absent(EXPIRES_AT, end),
+            ],
+            None,
+        )
+        .await?;
+    let count = item.get_i64("count").unwrap_or(i64::MAX);
+    Ok(if count <= i64::from(limit.limit) {
+        Decision::Allowed
+    } else {
+        Decision::Refused {
+            retry_after: u64::try_from(end - now).unwrap_or(1).max(1),
+        }
+    })
+}
+
+/// Lockouts after repeated failures.
+pub mod lockout {
+    use super::*;
+
+    fn lock_key(kind: &str, subject: &Subject) -> Key {
+        Key::new(format!("LOCK#{kind}#{}", subject.key_part()), "LOCKED")
+    }
+
+    fn fails_key(kind: &str, subject: &Subject) -> Key {
+        Key::new(format!("LOCK#{kind}#{}", subject.key_part()), "FAILS")
+    }
+
+    fn level_key(kind: &str, subject: &Subject) -> Key {
+        Key::new(format!("LOCK#{kind}#{}", subject.key_part()), "LEVEL")
+    }
+
+    /// Whether `subject` is locked for `kind` (e.g. `login`) now.
+    pub async fn check(
+        ctx: &AppContext,
+        kind: &str,
+        subject: &Subject,
+    ) -> Result<Decision, StoreError> {
+        let now = ctx.clock.epoch_seconds();
+        Ok(match ctx.store.get(&lock_key(kind, subject)).await? {
+            Some(item) => Decision::Refused {
+                retry_after: u64::try_from(item.expires_at().unwrap_or(now + 1) - now)
+                    .unwrap_or(1)
+                    .max(1),
+            },
+            None => Decision::Allowed,
+        })
+    }
+
+    /// How a lock grows on repeats.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Policy {
+        pub threshold: u32,
+        pub lock_ttl: Duration,
+        /// Double the lock on each repeat, up to `max_ttl`.
+        pub escalation: Option<Duration>,
+    }
+
+    /// Counts a failure; returns `true` when this failure locked the subject (once per lock).
+    pub async fn record_failure(
+        ctx: &AppContext,
+        kind: &str,
+        subject: &Subject,
+        policy: Policy,
+    ) -> Result<bool, StoreError> {
+        let now = ctx.clock.epoch_seconds();
+        let counting_until = now + secs(policy.lock_ttl);
+        let fails = ctx
+            .store
+            .update(
+                &fails_key(kind, subject),
+                vec![
+                    Update::add("count", 1),
+                    Update::set_if_absent(EXPIRES_AT, counting_until),
+                ],
+                None,
+            )
+            .await?
+            .get_i64("count")
+            .unwrap_or(0);
+        // Counts are unique under concurrency: exactly one failure reaches the threshold.
+        if fails != i64::from(policy.threshold) {
+            return Ok(false);
+        }
+        let ttl = match policy.escalation {
+            None => secs(policy.lock_ttl),
+            Some(max) => {
+                let level = ctx
+                    .store
+                    .update(
+                        &level_key(kind, subject),
+                        vec![
+                            Update::add("level", 1),
+                            Update::set(EXPIRES_AT, now + 2 * secs(max)),
+                        ],
+                        None,
+                    )
+                    .await?
+                    .get_i64("level")
+                    .unwrap_or(1);
+                let doublings = u32::try_from((level - 1).clamp(0, 30)).unwrap_or(30);
+                secs(policy.lock_ttl)
+                    .saturating_mul(1_i64 << doublings)
+                    .min(secs(max))
+            }
+        };
+        let lock = Item::new(&lock_key(kind, subject))
+            .with("until", now + ttl)
+            .with_ttl(now + ttl);
+        // The counter starts again once the lock is in place.
+        match ctx.store.put(lock, Some(Condition::NotExists)).await {
+            Ok(()) => {
+                ctx.store.delete(&fails_key(kind, subject), None).await?;
+                Ok(true)
+            }
+            Err(err) if err.is_condition_failed() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Forgets the failures of `subject` (after a success).
+    pub fn clear_writes(kind: &str, subject: &Subject) -> crate::store::Write {
+        crate::store::Write::Delete {
+            key: fails_key(kind, subject),
+            condition: None,
+        }
+    }
+}
