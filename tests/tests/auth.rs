@@ -29,6 +29,9 @@ shared::on_both_backends!(
     repeated_failures_lock_an_email_with_or_without_an_account,
     ip_locks_double_on_each_repeat_up_to_the_maximum,
     signups_and_refreshes_are_rate_limited,
+    session_status_tells_validity_and_expiry,
+    users_list_and_end_their_own_sessions_only,
+    a_password_change_ends_the_other_sessions,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -594,4 +597,149 @@ async fn signups_and_refreshes_are_rate_limited(t: TestStore) {
     refresh(&api, &token)
         .await
         .assert_error(429, "RATE_LIMITED");
+}
+
+async fn session_status_tells_validity_and_expiry(t: TestStore) {
+    let api = api(&t, &[]);
+    let status = api.send(request("GET", "/v1/auth/session")).await;
+    assert_eq!(status.status, 200);
+    assert_eq!(status.json(), json!({"valid": false}));
+    let (access, refresh_token) = tokens(&signup(&api, "status@example.com").await);
+    let body = api
+        .send(with_bearer(request("GET", "/v1/auth/session"), &access))
+        .await
+        .json();
+    assert_eq!(body["valid"], true);
+    assert!(
+        body["access_token_expires_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert!(
+        body["session_expires_at"].as_str().unwrap()
+            > body["access_token_expires_at"].as_str().unwrap()
+    );
+    api.send(json_request(
+        "POST",
+        "/v1/auth/logout",
+        &json!({"refresh_token": refresh_token}),
+    ))
+    .await;
+    let body = api
+        .send(with_bearer(request("GET", "/v1/auth/session"), &access))
+        .await
+        .json();
+    assert_eq!(body["valid"], false);
+}
+
+async fn users_list_and_end_their_own_sessions_only(t: TestStore) {
+    let api = api(&t, &[("SESSION_POLICY", "multi")]);
+    let (first, _) = tokens(&signup(&api, "owner@example.com").await);
+    let mut second_login = json_request(
+        "POST",
+        "/v1/auth/login",
+        &json!({"email": "owner@example.com", "password": PASSWORD}),
+    );
+    second_login
+        .headers_mut()
+        .insert("user-agent", "PhoneApp/2.1".parse().unwrap());
+    let (second, _) = tokens(&api.send(second_login).await);
+    let (stranger, _) = tokens(&signup(&api, "stranger@example.com").await);
+
+    let list = api
+        .send(with_bearer(request("GET", "/v1/auth/sessions"), &first))
+        .await
+        .json();
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(other["user_agent"], "PhoneApp/2.1");
+    let other_id = other["id"].as_str().unwrap().to_owned();
+
+    // Someone else's session id is simply not found.
+    let theirs = api
+        .send(with_bearer(
+            request("DELETE", &format!("/v1/auth/sessions/{other_id}")),
+            &stranger,
+        ))
+        .await;
+    theirs.assert_error(404, "HTTP_ERROR");
+    assert_eq!(me(&api, &second).await.status, 200);
+    api.send(with_bearer(
+        request("DELETE", "/v1/auth/sessions/no-such-session"),
+        &first,
+    ))
+    .await
+    .assert_error(404, "HTTP_ERROR");
+
+    let ended = api
+        .send(with_bearer(
+            request("DELETE", &format!("/v1/auth/sessions/{other_id}")),
+            &first,
+        ))
+        .await;
+    assert_eq!(ended.status, 204, "{}", ended.text());
+    me(&api, &second).await.assert_error(401, "UNAUTHORIZED");
+    assert_eq!(me(&api, &first).await.status, 200);
+    let list = api
+        .send(with_bearer(request("GET", "/v1/auth/sessions"), &first))
+        .await
+        .json();
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+}
+
+async fn a_password_change_ends_the_other_sessions(t: TestStore) {
+    let api = api(&t, &[("SESSION_POLICY", "multi")]);
+    let (current, _) = tokens(&signup(&api, "change@example.com").await);
+    let (other, other_refresh) = tokens(&login(&api, "change@example.com", PASSWORD).await);
+    let change = |current_password: &str, new_password: &str| {
+        with_bearer(
+            json_request(
+                "POST",
+                "/v1/auth/password/change",
+                &json!({"current_password": current_password, "new_password": new_password}),
+            ),
+            &current,
+        )
+    };
+    let wrong = api
+        .send(change("not my password", "a brand new passphrase"))
+        .await;
+    assert_eq!(
+        wrong.assert_error(422, "VALIDATION_ERROR")["details"]["errors"][0]["field"],
+        "body.current_password"
+    );
+    let weak = api.send(change(PASSWORD, "password")).await;
+    assert_eq!(
+        weak.assert_error(422, "VALIDATION_ERROR")["details"]["errors"][0]["field"],
+        "body.new_password"
+    );
+    assert_eq!(
+        me(&api, &other).await.status,
+        200,
+        "failed changes change nothing"
+    );
+
+    let changed = api.send(change(PASSWORD, "a brand new passphrase")).await;
+    assert_eq!(changed.status, 204, "{}", changed.text());
+    me(&api, &other).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &other_refresh)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        me(&api, &current).await.status,
+        200,
+        "the session that changed it stays"
+    );
+    login(&api, "change@example.com", PASSWORD)
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(
+        login(&api, "change@example.com", "a brand new passphrase")
+            .await
+            .status,
+        200
+    );
 }

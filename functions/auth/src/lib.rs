@@ -16,7 +16,11 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
         .routes(routes!(routes::refresh::refresh))
         .routes(routes!(routes::logout::logout))
         .routes(routes!(routes::logout::logout_all))
-        .routes(routes!(routes::me::me));
+        .routes(routes!(routes::me::me))
+        .routes(routes!(routes::sessions::session_status))
+        .routes(routes!(routes::sessions::list_sessions))
+        .routes(routes!(routes::sessions::revoke_session))
+        .routes(routes!(routes::password::change_password));
     OpenApiRouter::with_openapi(shared::openapi::base()).nest(&format!("{api_prefix}/auth"), auth)
 }
 

@@ -1,7 +1,9 @@
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod password;
 pub mod refresh;
+pub mod sessions;
 pub mod signup;
 
 use serde::Serialize;

@@ -1,0 +1,117 @@
+//! `POST /v1/auth/password/change`: a new password for the signed-in caller; every other session
+//! ends.
+
+use axum::extract::State;
+use http::StatusCode;
+use serde::Deserialize;
+use shared::AppContext;
+use shared::accounts::principal::unauthorized;
+use shared::accounts::sessions::{self, sessions_in};
+use shared::accounts::users::{self, Credential};
+use shared::accounts::{Bearer, User};
+use shared::auth::password::check_policy;
+use shared::auth::{Email, Password, Verification};
+use shared::http::{ApiError, ApiJson};
+use shared::store::{Condition, Query, StoreError, Update, Write};
+use utoipa::ToSchema;
+
+use crate::origin::ClientOrigin;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: Password,
+    pub new_password: Password,
+}
+
+/// Change the caller's password.
+#[utoipa::path(
+    post,
+    path = "/password/change",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; the caller's other sessions are ended"),
+        (status = 422, description = "`current_password` is wrong, or `new_password` fails the policy", body = shared::http::ErrorBody),
+    )
+)]
+pub async fn change_password(
+    State(ctx): State<AppContext>,
+    bearer: Bearer,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let partition = ctx
+        .store
+        .query(Query::table(users::user_partition(bearer.user_id())).limit(1000))
+        .await?;
+    let sessions = sessions_in(&partition.items)?;
+    if !sessions.iter().any(|s| s.id == bearer.session_id()) {
+        return Err(unauthorized());
+    }
+    let user: User = users::profile_in(&partition.items)?.ok_or_else(unauthorized)?;
+    let email = Email::parse(&user.email)
+        .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
+    let credential_key = users::credential_key(&email);
+    let credential: Credential = ctx
+        .store
+        .get(&credential_key)
+        .await?
+        .ok_or_else(unauthorized)?
+        .to_entity()?;
+    let verified = ctx
+        .passwords
+        .verify(&body.current_password, credential.password_hash.as_deref())
+        .await
+        .map_err(ApiError::internal)?;
+    if !matches!(verified, Verification::Match { .. }) {
+        shared::audit::security(
+            &ctx,
+            "auth.password.change_failed",
+            Some(bearer.user_id()),
+            &origin,
+        );
+        return Err(ApiError::invalid_field(
+            "body.current_password",
+            "is not the current password",
+        ));
+    }
+    check_policy(
+        &body.new_password,
+        Some(&email),
+        ctx.settings.passwords.min_length,
+    )
+    .map_err(|message| ApiError::invalid_field("body.new_password", message))?;
+    let hash = ctx
+        .passwords
+        .hash(&body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut writes = vec![
+        Write::Update {
+            key: credential_key,
+            updates: vec![Update::set("password_hash", hash)],
+            condition: Some(Condition::Exists),
+        },
+        bearer.session_guard(),
+    ];
+    for other in sessions
+        .iter()
+        .filter(|s| s.id != bearer.session_id())
+        .take(48)
+    {
+        writes.extend(sessions::close(other));
+    }
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Err(unauthorized()),
+        Err(err) => return Err(err.into()),
+    }
+    shared::audit::record(
+        &ctx,
+        "auth.password.changed",
+        Some(bearer.user_id()),
+        &origin,
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
