@@ -12,6 +12,26 @@ pub async fn run(
     function: &'static str,
     router: fn(AppContext) -> Router,
 ) -> Result<(), lambda_http::Error> {
+    run_with_startup(function, router, |_| Box::pin(async { Ok(()) })).await
+}
+
+/// What a function does once at cold start, after its state is built (e.g. seeding dev data).
+pub type Startup = for<'a> fn(
+    &'a AppContext,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// [`run`], with a startup step; a failing step stops the function at start.
+pub async fn run_with_startup(
+    function: &'static str,
+    router: fn(AppContext) -> Router,
+    startup: Startup,
+) -> Result<(), lambda_http::Error> {
     let env = EnvMap::from_process();
     let settings = match Settings::from_env(&env, function) {
         Ok(settings) => settings,
@@ -37,6 +57,10 @@ pub async fn run(
             return Err(err.into());
         }
     };
+    if let Err(err) = startup(&ctx).await {
+        tracing::error!(error = %err, "cannot start: the startup step failed");
+        return Err(err);
+    }
     tracing::info!(
         env = ctx.settings.env.as_str(),
         store = ctx.store.backend_name(),

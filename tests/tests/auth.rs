@@ -32,6 +32,11 @@ shared::on_both_backends!(
     session_status_tells_validity_and_expiry,
     users_list_and_end_their_own_sessions_only,
     a_password_change_ends_the_other_sessions,
+    demo_accounts_are_seeded_in_dev_only_once,
+    admin_endpoints_need_the_admin_role,
+    admins_list_accounts_by_email_page_by_page,
+    disabling_an_account_ends_its_sessions_and_sign_ins,
+    a_role_change_applies_at_once,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -46,10 +51,14 @@ const GENEROUS: &[(&str, &str)] = &[
 ];
 
 fn api(store: &TestStore, overrides: &[(&str, &str)]) -> Gateway {
+    api_and_context(store, overrides).0
+}
+
+fn api_and_context(store: &TestStore, overrides: &[(&str, &str)]) -> (Gateway, shared::AppContext) {
     let mut settings: Vec<(&str, &str)> = GENEROUS.to_vec();
     settings.extend_from_slice(overrides);
     let (ctx, _) = context(store, &settings);
-    Gateway::new(&ctx)
+    (Gateway::new(&ctx), ctx)
 }
 
 async fn signup(api: &Gateway, email: &str) -> TestResponse {
@@ -741,5 +750,190 @@ async fn a_password_change_ends_the_other_sessions(t: TestStore) {
             .await
             .status,
         200
+    );
+}
+
+async fn seeded_admin(t: &TestStore) -> (Gateway, String) {
+    let (api, ctx) = api_and_context(
+        t,
+        &[("SEED_DEMO_ACCOUNTS", "true"), ("SESSION_POLICY", "multi")],
+    );
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    let (admin, _) = tokens(&login(&api, "admin@example.com", "Admin123!").await);
+    (api, admin)
+}
+
+async fn demo_accounts_are_seeded_in_dev_only_once(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[]);
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    login(&api, "admin@example.com", "Admin123!")
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+
+    let (api, ctx) = api_and_context(&t, &[("SEED_DEMO_ACCOUNTS", "true")]);
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    let admin = login(&api, "admin@example.com", "Admin123!").await;
+    assert_eq!(admin.json()["user"]["roles"], json!(["ADMIN"]));
+    let student = login(&api, "student@example.com", "Student123!").await;
+    assert_eq!(student.json()["user"]["roles"], json!(["STUDENT"]));
+}
+
+async fn admin_endpoints_need_the_admin_role(t: TestStore) {
+    let (api, _admin) = seeded_admin(&t).await;
+    api.send(request("GET", "/v1/admin/users"))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let (student, _) = tokens(&login(&api, "student@example.com", "Student123!").await);
+    api.send(with_bearer(request("GET", "/v1/admin/users"), &student))
+        .await
+        .assert_error(403, "FORBIDDEN");
+    let patch = json_request("PATCH", "/v1/admin/users/x", &json!({"disabled": true}));
+    api.send(with_bearer(patch, &student))
+        .await
+        .assert_error(403, "FORBIDDEN");
+}
+
+async fn admins_list_accounts_by_email_page_by_page(t: TestStore) {
+    let (api, admin) = seeded_admin(&t).await;
+    for name in ["carol", "alice", "bob"] {
+        signup(&api, &format!("{name}@corp.example.com")).await;
+    }
+    let page = api
+        .send(with_bearer(
+            request("GET", "/v1/admin/users?email=A"),
+            &admin,
+        ))
+        .await
+        .json();
+    let emails: Vec<&str> = page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec!["admin@example.com", "alice@corp.example.com"]);
+    assert!(page.get("next_cursor").is_none());
+
+    let mut seen = Vec::new();
+    let mut uri = "/v1/admin/users?limit=2".to_owned();
+    loop {
+        let page = api
+            .send(with_bearer(request("GET", &uri), &admin))
+            .await
+            .json();
+        seen.extend(
+            page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["email"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/admin/users?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    assert_eq!(seen.len(), 5);
+    for bad in [
+        "/v1/admin/users?limit=0",
+        "/v1/admin/users?limit=101",
+        "/v1/admin/users?cursor=forged",
+    ] {
+        api.send(with_bearer(request("GET", bad), &admin))
+            .await
+            .assert_error(422, "VALIDATION_ERROR");
+    }
+}
+
+async fn disabling_an_account_ends_its_sessions_and_sign_ins(t: TestStore) {
+    let (api, admin) = seeded_admin(&t).await;
+    let signed_up = signup(&api, "disable-me@example.com").await;
+    let (access, refresh_token) = tokens(&signed_up);
+    let id = signed_up.json()["user"]["id"].as_str().unwrap().to_owned();
+    let patch = |body: Value| {
+        with_bearer(
+            json_request("PATCH", &format!("/v1/admin/users/{id}"), &body),
+            &admin,
+        )
+    };
+
+    let response = api.send(patch(json!({"disabled": true}))).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &refresh_token)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    login(&api, "disable-me@example.com", PASSWORD)
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+
+    assert_eq!(
+        api.send(patch(json!({"disabled": false}))).await.status,
+        200
+    );
+    assert_eq!(
+        login(&api, "disable-me@example.com", PASSWORD).await.status,
+        200
+    );
+
+    for (body, status) in [
+        (json!({}), 422),
+        (json!({"roles": []}), 422),
+        (json!({"superuser": true}), 422),
+    ] {
+        assert_eq!(
+            api.send(patch(body.clone())).await.status.as_u16(),
+            status,
+            "{body}"
+        );
+    }
+    let missing = json_request(
+        "PATCH",
+        &format!("/v1/admin/users/{}", uuid::Uuid::new_v4()),
+        &json!({"disabled": true}),
+    );
+    api.send(with_bearer(missing, &admin))
+        .await
+        .assert_error(404, "HTTP_ERROR");
+    let own_id = api
+        .send(with_bearer(request("GET", "/v1/auth/me"), &admin))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let own = json_request(
+        "PATCH",
+        &format!("/v1/admin/users/{own_id}"),
+        &json!({"disabled": true}),
+    );
+    api.send(with_bearer(own, &admin))
+        .await
+        .assert_error(409, "HTTP_ERROR");
+}
+
+async fn a_role_change_applies_at_once(t: TestStore) {
+    let (api, admin) = seeded_admin(&t).await;
+    let signed_up = signup(&api, "promote@example.com").await;
+    let (access, _) = tokens(&signed_up);
+    let id = signed_up.json()["user"]["id"].as_str().unwrap().to_owned();
+    let body = json!({"roles": ["REVIEWER", "STUDENT"]});
+    let changed = api
+        .send(with_bearer(
+            json_request("PATCH", &format!("/v1/admin/users/{id}"), &body),
+            &admin,
+        ))
+        .await;
+    assert_eq!(changed.json()["roles"], json!(["STUDENT", "REVIEWER"]));
+    // The token with the old roles is dead; a new sign-in carries the new ones.
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    let again = login(&api, "promote@example.com", PASSWORD).await;
+    assert_eq!(
+        again.json()["user"]["roles"],
+        json!(["STUDENT", "REVIEWER"])
     );
 }

@@ -2,6 +2,7 @@
 
 mod origin;
 pub mod routes;
+pub mod seed;
 
 use axum::Router;
 use shared::AppContext;
@@ -21,7 +22,12 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
         .routes(routes!(routes::sessions::list_sessions))
         .routes(routes!(routes::sessions::revoke_session))
         .routes(routes!(routes::password::change_password));
-    OpenApiRouter::with_openapi(shared::openapi::base()).nest(&format!("{api_prefix}/auth"), auth)
+    let admin = OpenApiRouter::new()
+        .routes(routes!(routes::admin::list_users))
+        .routes(routes!(routes::admin::update_user));
+    OpenApiRouter::with_openapi(shared::openapi::base())
+        .nest(&format!("{api_prefix}/auth"), auth)
+        .nest(&format!("{api_prefix}/admin"), admin)
 }
 
 /// The router Lambda runs.

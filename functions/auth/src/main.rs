@@ -1,4 +1,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run("auth", auth::router).await
+    shared::lambda::run_with_startup("auth", auth::router, |ctx| {
+        Box::pin(auth::seed::demo_accounts(ctx))
+    })
+    .await
 }

@@ -106,3 +106,53 @@ impl Bearer {
         self.claims.roles.contains(&role)
     }
 }
+
+/// Which roles an endpoint accepts; see [`RequireRoles`].
+pub trait RolePolicy: Send + Sync + 'static {
+    /// The caller needs at least one of these.
+    const ROLES: &'static [Role];
+}
+
+/// ADMIN only.
+pub struct AdminOnly;
+
+impl RolePolicy for AdminOnly {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// ADMIN or REVIEWER.
+pub struct Staff;
+
+impl RolePolicy for Staff {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Reviewer];
+}
+
+/// A [`Bearer`] holding one of `P::ROLES`: 401 without a valid token, 403 without the role.
+/// Roles come from the access token; changing a user's roles ends their sessions, so a token
+/// never outlives the roles it names.
+pub struct RequireRoles<P: RolePolicy> {
+    pub bearer: Bearer,
+    _policy: std::marker::PhantomData<P>,
+}
+
+impl<P: RolePolicy> FromRequestParts<AppContext> for RequireRoles<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &AppContext,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = Bearer::from_request_parts(parts, ctx).await?;
+        if !P::ROLES.iter().any(|role| bearer.has_role(*role)) {
+            return Err(ApiError::coded(
+                ErrorCode::Forbidden,
+                StatusCode::FORBIDDEN,
+                "your account does not have the role this needs",
+            ));
+        }
+        Ok(Self {
+            bearer,
+            _policy: std::marker::PhantomData,
+        })
+    }
+}

@@ -17,7 +17,7 @@ use crate::store::{Condition, Item, Key, Write};
 
 pub const PROFILE: &str = "PROFILE";
 pub const CREDENTIAL: &str = "CREDENTIAL";
-const USERS_INDEX: &str = "USERS";
+pub const USERS_INDEX: &str = "USERS";
 
 pub fn profile_key(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), PROFILE)

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: wrong email or password (never says which).
     InvalidCredentials,
+    /// 403: signed in, but without a role the endpoint requires.
+    Forbidden,
     /// 409: an account with this email exists.
     EmailTaken,
     /// 429: too many requests; retry after `Retry-After` seconds.
@@ -48,6 +50,7 @@ impl ErrorCode {
             Self::HttpError => "HTTP_ERROR",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::Forbidden => "FORBIDDEN",
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::RateLimited => "RATE_LIMITED",
             Self::AccountLocked => "ACCOUNT_LOCKED",
