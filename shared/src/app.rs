@@ -24,6 +24,8 @@ pub struct AppContext {
     pub tokens: Arc<TokenKeys>,
     /// Argon2id at the configured cost.
     pub passwords: PasswordHasher,
+    /// SES, or the dev outbox.
+    pub mailer: Arc<dyn crate::mailer::Mailer>,
 }
 
 /// Why a function could not start.
@@ -49,7 +51,8 @@ impl AppContext {
         )
         .await?;
         let metrics = Metrics::new(&settings.function_name, sink);
-        Self::new(settings, secrets, store, clock, metrics)
+        let mailer = crate::mailer::from_settings(&settings).await;
+        Self::new(settings, secrets, store, clock, metrics, mailer)
     }
 
     pub fn new(
@@ -58,6 +61,7 @@ impl AppContext {
         store: Store,
         clock: Clock,
         metrics: Metrics,
+        mailer: Arc<dyn crate::mailer::Mailer>,
     ) -> Result<Self, StartupError> {
         let tokens = Arc::new(TokenKeys::new(&settings.tokens, &secrets));
         let passwords = PasswordHasher::new(&settings.passwords)?;
@@ -69,6 +73,7 @@ impl AppContext {
             metrics,
             tokens,
             passwords,
+            mailer,
         })
     }
 }

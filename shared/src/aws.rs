@@ -75,3 +75,16 @@ pub async fn secrets_manager_client(
         None => aws_sdk_secretsmanager::Client::new(&cloud_config(region).await),
     }
 }
+
+/// An SES v2 client; `endpoint` points it at a local emulator.
+pub async fn sesv2_client(region: Option<&str>, endpoint: Option<&str>) -> aws_sdk_sesv2::Client {
+    match endpoint {
+        Some(endpoint) => {
+            let config = aws_sdk_sesv2::config::Builder::from(&local_config(region))
+                .endpoint_url(endpoint)
+                .build();
+            aws_sdk_sesv2::Client::from_conf(config)
+        }
+        None => aws_sdk_sesv2::Client::new(&cloud_config(region).await),
+    }
+}

@@ -210,6 +210,20 @@ impl PasswordSettings {
     }
 }
 
+/// Outgoing mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The SES sender; unset in development means the local outbox.
+    pub from: Option<String>,
+    /// Where the reset link points; the token is appended as `?token=…`.
+    pub reset_url: String,
+    /// SES v2 emulator (development and tests only).
+    pub ses_endpoint: Option<String>,
+    /// A reset request always takes at least this long, so the work done for an existing account
+    /// (storing a token, sending mail) cannot be timed.
+    pub reset_min_response: Duration,
+}
+
 /// At most `limit` requests per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -283,6 +297,7 @@ pub struct Settings {
     pub lockout: LockoutSettings,
     pub oauth: OAuthSettings,
     pub mfa: MfaSettings,
+    pub mail: MailSettings,
     pub store: StoreSettings,
     pub secrets_source: SecretsSource,
     /// Folder for local state in development: the embedded store and generated dev secrets.
@@ -427,6 +442,39 @@ impl Settings {
             token_ttl: r.duration("MFA_TOKEN_EXPIRE_MINUTES", 5, 1, 60, MINUTE),
         };
 
+        let mail = MailSettings {
+            from: r.optional("MAIL_FROM"),
+            reset_url: r.text("PASSWORD_RESET_URL", "http://localhost:3000/reset-password"),
+            ses_endpoint: r.local_endpoint("AWS_ENDPOINT_URL_SESV2", environment),
+            reset_min_response: Duration::from_millis(r.number(
+                "RESET_MIN_RESPONSE_MS",
+                400,
+                0,
+                5000,
+            )),
+        };
+        if let Some(from) = &mail.from
+            && crate::auth::Email::parse(from).is_err()
+        {
+            r.problem("MAIL_FROM", format!("{from:?} is not an email address"));
+        }
+        if mail.from.is_none() && environment.is_deployed() {
+            r.problem(
+                "MAIL_FROM",
+                format!(
+                    "is required with ENV={} (the SES sender)",
+                    environment.as_str()
+                ),
+            );
+        }
+        let https_only = environment.is_deployed() && !mail.reset_url.starts_with("https://");
+        if !is_http_url(&mail.reset_url) || mail.reset_url.contains('?') || https_only {
+            r.problem(
+                "PASSWORD_RESET_URL",
+                "must be an http(s) URL without a query (https when deployed); the token is appended",
+            );
+        }
+
         let local_data_dir = PathBuf::from(r.text("LOCAL_DATA_DIR", ".local"));
         let store = r.store(environment, &local_data_dir);
         let secrets_endpoint = r.local_endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", environment);
@@ -484,6 +532,7 @@ impl Settings {
             lockout,
             oauth,
             mfa,
+            mail,
             store,
             secrets_source,
             local_data_dir,
@@ -737,8 +786,32 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
+    /// Settings from `pairs`, with a mail sender and an https reset URL unless given (deployed
+    /// environments need them; the mail test checks that).
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_env(&EnvMap::from_pairs(pairs.iter().copied()), "health")
+        let mut env = EnvMap::from_pairs([
+            ("MAIL_FROM", "noreply@example.com"),
+            ("PASSWORD_RESET_URL", "https://app.example.com/reset"),
+        ]);
+        for (name, value) in pairs {
+            env.set(name, value);
+        }
+        Settings::from_env(&env, "health")
+    }
+
+    #[test]
+    fn deployed_environments_need_a_mail_sender_and_an_https_reset_link() {
+        let bare = Settings::from_env(&EnvMap::from_pairs([("ENV", "prod")]), "auth").unwrap_err();
+        assert!(bare.mentions("MAIL_FROM") && bare.mentions("PASSWORD_RESET_URL"));
+        let dev = Settings::from_env(&EnvMap::default(), "auth").unwrap();
+        assert_eq!(dev.mail.from, None, "dev uses the outbox");
+        assert_eq!(dev.mail.reset_url, "http://localhost:3000/reset-password");
+        let err = settings(&[
+            ("MAIL_FROM", "not an email"),
+            ("PASSWORD_RESET_URL", "https://x.example/r?a=1"),
+        ])
+        .unwrap_err();
+        assert!(err.mentions("MAIL_FROM") && err.mentions("PASSWORD_RESET_URL"));
     }
 
     #[test]

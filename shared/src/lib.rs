@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod lambda;
+pub mod mailer;
 pub mod metrics;
 pub mod openapi;
 pub mod secrets;

@@ -37,6 +37,9 @@ shared::on_both_backends!(
     admins_list_accounts_by_email_page_by_page,
     disabling_an_account_ends_its_sessions_and_sign_ins,
     a_role_change_applies_at_once,
+    a_password_reset_works_once_and_ends_every_session,
+    a_reset_request_answers_the_same_for_unknown_emails,
+    exactly_one_of_20_parallel_reset_confirmations_wins,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -935,5 +938,160 @@ async fn a_role_change_applies_at_once(t: TestStore) {
     assert_eq!(
         again.json()["user"]["roles"],
         json!(["STUDENT", "REVIEWER"])
+    );
+}
+
+fn reset_token(ctx: &shared::AppContext, email: &str) -> String {
+    let messages = shared::testkit::outbox(ctx);
+    let message = messages
+        .iter()
+        .rev()
+        .find(|m| m.to == email)
+        .expect("a reset message");
+    let start = message.text.find("?token=").expect("a reset link") + "?token=".len();
+    message.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn request_reset(api: &Gateway, email: &str) -> TestResponse {
+    api.send(json_request(
+        "POST",
+        "/v1/auth/password-reset/request",
+        &json!({"email": email}),
+    ))
+    .await
+}
+
+async fn confirm_reset(api: &Gateway, token: &str, password: &str) -> TestResponse {
+    let body = json!({"token": token, "new_password": password});
+    api.send(json_request(
+        "POST",
+        "/v1/auth/password-reset/confirm",
+        &body,
+    ))
+    .await
+}
+
+async fn a_password_reset_works_once_and_ends_every_session(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("RESET_MIN_RESPONSE_MS", "0")]);
+    let (access, refresh_token) = tokens(&signup(&api, "forgot@example.com").await);
+    assert_eq!(request_reset(&api, "Forgot@Example.com").await.status, 202);
+    let token = reset_token(&ctx, "forgot@example.com");
+    let message = shared::testkit::outbox(&ctx).pop().unwrap();
+    assert!(
+        message
+            .text
+            .contains("http://localhost:3000/reset-password?token=")
+    );
+
+    // A weak password is refused and the token stays usable.
+    let weak = confirm_reset(&api, &token, "12345678").await;
+    assert_eq!(
+        weak.assert_error(422, "VALIDATION_ERROR")["details"]["errors"][0]["field"],
+        "body.new_password"
+    );
+    assert_eq!(
+        confirm_reset(&api, &token, "a fresh start 2026")
+            .await
+            .status,
+        204
+    );
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &refresh_token)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        login(&api, "forgot@example.com", "a fresh start 2026")
+            .await
+            .status,
+        200
+    );
+    confirm_reset(&api, &token, "another fresh start")
+        .await
+        .assert_error(400, "HTTP_ERROR");
+
+    // Tokens expire after PASSWORD_RESET_EXPIRE_MINUTES.
+    request_reset(&api, "forgot@example.com").await;
+    let late = reset_token(&ctx, "forgot@example.com");
+    t.clock.advance(std::time::Duration::from_secs(30 * 60 + 1));
+    confirm_reset(&api, &late, "too late for this")
+        .await
+        .assert_error(400, "HTTP_ERROR");
+    for forged in ["", "nonsense", &format!("{}.AAAA", uuid::Uuid::new_v4())] {
+        confirm_reset(&api, forged, "whatever it is 1")
+            .await
+            .assert_error(400, "HTTP_ERROR");
+    }
+}
+
+async fn a_reset_request_answers_the_same_for_unknown_emails(t: TestStore) {
+    captured_logs();
+    let (api, ctx) = api_and_context(
+        &t,
+        &[
+            ("RESET_MIN_RESPONSE_MS", "150"),
+            ("RL_RESET_EMAIL_LIMIT", "2"),
+        ],
+    );
+    signup(&api, "exists@example.com").await;
+    let mut bodies = Vec::new();
+    for email in ["exists@example.com", "missing@example.com"] {
+        let started = std::time::Instant::now();
+        let response = request_reset(&api, email).await;
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(150),
+            "{email} answered early"
+        );
+        assert_eq!(response.status, 202);
+        bodies.push(response.json());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    let sent = shared::testkit::outbox(&ctx);
+    assert_eq!(sent.len(), 1, "only the existing account gets mail");
+    // The token never reaches a log line.
+    let token = reset_token(&ctx, "exists@example.com");
+    assert!(!captured_logs().lines().iter().any(|l| l.contains(&token)));
+    // Per-email limit, the same for both.
+    for email in ["exists@example.com", "missing@example.com"] {
+        request_reset(&api, email).await;
+        request_reset(&api, email)
+            .await
+            .assert_error(429, "RATE_LIMITED");
+    }
+}
+
+async fn exactly_one_of_20_parallel_reset_confirmations_wins(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("RESET_MIN_RESPONSE_MS", "0")]);
+    signup(&api, "race-reset@example.com").await;
+    request_reset(&api, "race-reset@example.com").await;
+    let token = reset_token(&ctx, "race-reset@example.com");
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (api, token) = (api.clone(), token.clone());
+            tokio::spawn(async move {
+                confirm_reset(&api, &token, &format!("parallel password {i}"))
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        19,
+        "{statuses:?}"
     );
 }

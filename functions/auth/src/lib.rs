@@ -21,7 +21,9 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
         .routes(routes!(routes::sessions::session_status))
         .routes(routes!(routes::sessions::list_sessions))
         .routes(routes!(routes::sessions::revoke_session))
-        .routes(routes!(routes::password::change_password));
+        .routes(routes!(routes::password::change_password))
+        .routes(routes!(routes::reset::request_reset))
+        .routes(routes!(routes::reset::confirm_reset));
     let admin = OpenApiRouter::new()
         .routes(routes!(routes::admin::list_users))
         .routes(routes!(routes::admin::update_user));

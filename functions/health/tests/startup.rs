@@ -5,6 +5,9 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
+const MAIL_FROM: (&str, &str) = ("MAIL_FROM", "noreply@example.com");
+const RESET_URL: (&str, &str) = ("PASSWORD_RESET_URL", "https://app.example.com/reset");
+
 fn start(env: &[(&str, &str)]) -> Output {
     let data_dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_health"));
@@ -61,7 +64,7 @@ fn an_invalid_value_stops_the_function_naming_the_variable() {
 fn prod_refuses_missing_secrets_and_the_embedded_store() {
     let text = all_output(&start(&[("ENV", "prod"), ("STORE", "embedded")]));
     assert!(text.contains("STORE"), "{text}");
-    let output = start(&[("ENV", "prod")]);
+    let output = start(&[("ENV", "prod"), MAIL_FROM, RESET_URL]);
     assert!(!output.status.success());
     let text = all_output(&output);
     for variable in ["JWT_SECRET", "TOKEN_PEPPER", "MFA_ENCRYPTION_KEY"] {
@@ -76,6 +79,8 @@ fn prod_refuses_development_secrets() {
     let dev_pepper = "dev-Mn2Bv4Cx6Za8Sd0Fg1Hj3Kl5Qw7Er9".to_owned();
     let output = start(&[
         ("ENV", "prod"),
+        MAIL_FROM,
+        RESET_URL,
         ("JWT_SECRET", &dev_jwt),
         ("TOKEN_PEPPER", &dev_pepper),
         (

@@ -105,10 +105,20 @@ pub fn settings(overrides: &[(&str, &str)]) -> crate::config::Settings {
         .iter()
         .any(|(name, value)| *name == "ENV" && *value != "dev");
     let mut env = crate::config::EnvMap::default();
-    if !deployed {
+    if deployed {
+        env.set("MAIL_FROM", "noreply@example.com");
+        env.set(
+            "PASSWORD_RESET_URL",
+            "https://app.example.com/reset-password",
+        );
+    } else {
         env.set("PASSWORD_HASH_MEMORY_KIB", "8");
         env.set("PASSWORD_HASH_ITERATIONS", "1");
     }
+    // Each context's local state (dev secrets, outbox) in a folder of its own.
+    let local =
+        std::env::temp_dir().join(format!("medplat-test-{}", uuid::Uuid::new_v4().simple()));
+    env.set("LOCAL_DATA_DIR", &local.display().to_string());
     for (name, value) in overrides {
         env.set(name, value);
     }
@@ -121,12 +131,17 @@ pub fn context(
     overrides: &[(&str, &str)],
 ) -> (crate::AppContext, crate::telemetry::Sink) {
     let metrics_sink = crate::telemetry::Sink::memory();
+    let settings = settings(overrides);
+    let outbox = Arc::new(crate::mailer::OutboxMailer::new(
+        settings.local_data_dir.join("outbox"),
+    ));
     let ctx = crate::AppContext::new(
-        settings(overrides),
+        settings,
         crate::secrets::Secrets::generate(),
         store.store.clone(),
         store.clock.clone(),
         crate::metrics::Metrics::new("test", metrics_sink.clone()),
+        outbox,
     )
     .expect("test context");
     (ctx, metrics_sink)
@@ -266,4 +281,9 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// The messages a test context's mailer sent (its outbox), oldest first.
+pub fn outbox(ctx: &crate::AppContext) -> Vec<crate::mailer::Message> {
+    crate::mailer::OutboxMailer::new(ctx.settings.local_data_dir.join("outbox")).messages()
 }

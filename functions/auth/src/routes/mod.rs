@@ -4,6 +4,7 @@ pub mod logout;
 pub mod me;
 pub mod password;
 pub mod refresh;
+pub mod reset;
 pub mod sessions;
 pub mod signup;
 

@@ -1,0 +1,217 @@
+//! Password reset: `POST /v1/auth/password-reset/request` sends a one-time link;
+//! `POST /v1/auth/password-reset/confirm` sets a new password with it and ends every session.
+//!
+//! ```text
+//! RESET#<hmac of token>   RESET   {user_id}     TTL: PASSWORD_RESET_EXPIRE_MINUTES
+//! ```
+//!
+//! The request answers the same, after at least `RESET_MIN_RESPONSE_MS`, whether or not the email
+//! has an account, so neither the body nor the timing tells.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared::AppContext;
+use shared::abuse::{self, Subject};
+use shared::accounts::sessions::{self, sessions_in};
+use shared::accounts::users::{self, Credential};
+use shared::auth::password::check_policy;
+use shared::auth::tokens::{new_opaque_token, opaque_token_digest};
+use shared::auth::{Email, Password};
+use shared::http::{ApiError, ApiJson};
+use shared::mailer::Message;
+use shared::store::{Condition, Item, Key, Query, StoreError, Update, Write};
+use utoipa::ToSchema;
+
+use crate::origin::ClientOrigin;
+
+fn reset_key(digest: &str) -> Key {
+    Key::new(format!("RESET#{digest}"), "RESET")
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    pub email: Email,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub message: &'static str,
+}
+
+const ACCEPTED: &str = "If an account exists for this email, a reset link is on its way.";
+
+/// Ask for a reset link. Always 202 with the same body.
+#[utoipa::path(
+    post,
+    path = "/password-reset/request",
+    tag = "auth",
+    request_body = ResetRequest,
+    responses((status = 202, description = "Accepted (whether or not the account exists)", body = Accepted))
+)]
+pub async fn request_reset(
+    State(ctx): State<AppContext>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let started = Instant::now();
+    let limits = &ctx.settings.rate_limits;
+    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let email = Subject::email(&ctx, &body.email);
+    let credential_key = users::credential_key(&body.email);
+    let (credential, ip_limit, email_limit) = tokio::join!(
+        ctx.store.get(&credential_key),
+        abuse::rate_limit(&ctx, "reset_ip", &ip, limits.reset_ip),
+        abuse::rate_limit(&ctx, "reset_email", &email, limits.reset_email),
+    );
+    if let Some(retry_after) = ip_limit?.retry_after().or(email_limit?.retry_after()) {
+        shared::audit::security(&ctx, "auth.rate_limited", None, &origin);
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let credential: Option<Credential> = credential?.map(|i| i.to_entity()).transpose()?;
+    match credential.filter(|c| !c.disabled) {
+        Some(credential) => {
+            let token = format!("{}.{}", credential.user_id, new_opaque_token());
+            let digest = opaque_token_digest(ctx.secrets.token_pepper(), &token);
+            let ttl = ctx.settings.tokens.password_reset_ttl;
+            let expires_at =
+                ctx.clock.epoch_seconds() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+            let item = Item::new(&reset_key(&digest))
+                .with("user_id", credential.user_id.clone())
+                .with_ttl(expires_at);
+            ctx.store.put(item, None).await?;
+            let message = Message {
+                to: body.email.as_str().to_owned(),
+                subject: "Reset your password".to_owned(),
+                text: format!(
+                    "Someone asked to reset the password of your account.\n\n\
+                     To choose a new password, open this link within {} minutes:\n{}?token={}\n\n\
+                     If it was not you, ignore this message: your password stays as it is.",
+                    ttl.as_secs() / 60,
+                    ctx.settings.mail.reset_url,
+                    token
+                ),
+            };
+            // A failed send is logged, not answered: the answer must not depend on the account.
+            if let Err(err) = ctx.mailer.send(&message).await {
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    mailer = ctx.mailer.name(),
+                    "reset mail not sent"
+                );
+            }
+            shared::audit::record(
+                &ctx,
+                "auth.password_reset.requested",
+                Some(&credential.user_id),
+                &origin,
+            );
+        }
+        None => shared::audit::record(&ctx, "auth.password_reset.requested", None, &origin),
+    }
+    let floor = ctx.settings.mail.reset_min_response;
+    if let Some(rest) = floor.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    Ok((StatusCode::ACCEPTED, Json(Accepted { message: ACCEPTED })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetConfirm {
+    pub token: String,
+    pub new_password: Password,
+    /// A TOTP or backup code: required when the account has MFA on.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::bad_request("invalid or expired reset token")
+}
+
+/// Set a new password with a reset token. The token works once; every session ends.
+#[utoipa::path(
+    post,
+    path = "/password-reset/confirm",
+    tag = "auth",
+    request_body = ResetConfirm,
+    responses(
+        (status = 204, description = "Password changed; every session ended"),
+        (status = 400, description = "Invalid, used or expired token", body = shared::http::ErrorBody),
+    )
+)]
+pub async fn confirm_reset(
+    State(ctx): State<AppContext>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let user_id = sessions::token_user(&body.token).ok_or_else(invalid_token)?;
+    let digest = opaque_token_digest(ctx.secrets.token_pepper(), &body.token);
+    let key = reset_key(&digest);
+    let (record, partition) = tokio::join!(
+        ctx.store.get(&key),
+        ctx.store
+            .query(Query::table(users::user_partition(user_id)).limit(1000)),
+    );
+    let record = record?.ok_or_else(invalid_token)?;
+    if record.get_str("user_id") != Some(user_id) {
+        return Err(invalid_token());
+    }
+    let partition = partition?;
+    let user = users::profile_in(&partition.items)?.ok_or_else(invalid_token)?;
+    if user.disabled {
+        return Err(invalid_token());
+    }
+    if user.mfa_enabled && body.code.is_none() {
+        // A reset must not bypass the second factor.
+        return Err(ApiError::invalid_field(
+            "body.code",
+            "a TOTP or backup code is required",
+        ));
+    }
+    if user.mfa_enabled {
+        return Err(ApiError::invalid_field("body.code", "is not a valid code"));
+    }
+    let email = Email::parse(&user.email).map_err(|_| invalid_token())?;
+    check_policy(
+        &body.new_password,
+        Some(&email),
+        ctx.settings.passwords.min_length,
+    )
+    .map_err(|message| ApiError::invalid_field("body.new_password", message))?;
+    let hash = ctx
+        .passwords
+        .hash(&body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut writes = vec![
+        Write::Delete {
+            key,
+            condition: Some(Condition::Exists),
+        },
+        Write::Update {
+            key: users::credential_key(&email),
+            updates: vec![Update::set("password_hash", hash)],
+            condition: Some(Condition::Exists),
+        },
+    ];
+    for session in sessions_in(&partition.items)?.iter().take(48) {
+        writes.extend(sessions::close(session));
+    }
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        // Another request used the token first.
+        Err(StoreError::ConditionFailed { .. }) => return Err(invalid_token()),
+        Err(err) => return Err(err.into()),
+    }
+    shared::audit::record(
+        &ctx,
+        "auth.password_reset.completed",
+        Some(&user.id),
+        &origin,
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
