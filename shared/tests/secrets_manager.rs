@@ -36,7 +36,12 @@ fn settings(pairs: &[(&str, &str)]) -> (Settings, EnvMap) {
 /// Prod settings whose secret lives in the local Secrets Manager. (From the environment, prod
 /// refuses endpoint overrides; the test sets the source directly.)
 fn prod_settings(arn: &str, endpoint: &str, extra: &[(&str, &str)]) -> (Settings, EnvMap) {
-    let mut pairs = vec![("ENV", "prod"), ("APP_SECRETS_ARN", arn)];
+    let mut pairs = vec![
+        ("ENV", "prod"),
+        ("APP_SECRETS_ARN", arn),
+        ("MAIL_FROM", "noreply@example.com"),
+        ("PASSWORD_RESET_URL", "https://app.example.com/reset"),
+    ];
     pairs.extend_from_slice(extra);
     let (mut settings, env) = settings(&pairs);
     settings.secrets_source = SecretsSource::SecretsManager {
