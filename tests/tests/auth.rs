@@ -37,6 +37,7 @@ shared::on_both_backends!(
     admins_list_accounts_by_email_page_by_page,
     disabling_an_account_ends_its_sessions_and_sign_ins,
     a_role_change_applies_at_once,
+    browsers_can_keep_the_refresh_token_in_a_cookie,
     a_password_reset_works_once_and_ends_every_session,
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
@@ -1093,5 +1094,74 @@ async fn exactly_one_of_20_parallel_reset_confirmations_wins(t: TestStore) {
         statuses.iter().filter(|s| **s == 400).count(),
         19,
         "{statuses:?}"
+    );
+}
+
+fn cookie_request(method: &str, uri: &str, cookie: &str) -> http::Request<axum::body::Body> {
+    let mut req = request(method, uri);
+    req.headers_mut().insert(
+        "cookie",
+        format!("theme=dark; refresh_token={cookie}")
+            .parse()
+            .unwrap(),
+    );
+    req
+}
+
+async fn browsers_can_keep_the_refresh_token_in_a_cookie(t: TestStore) {
+    let api = api(&t, &[]);
+    let signed_up = signup(&api, "browser@example.com").await;
+    let cookie = signed_up.header("set-cookie").unwrap().to_owned();
+    let (_, token) = tokens(&signed_up);
+    assert!(cookie.starts_with(&format!("refresh_token={token};")));
+    for attribute in [
+        "HttpOnly",
+        "Path=/v1/auth",
+        "SameSite=Lax",
+        "Max-Age=1209600",
+    ] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing from {cookie}"
+        );
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-HTTP development keeps working"
+    );
+
+    // No body at all: the cookie is used, and a new one set.
+    let rotated = api
+        .send(cookie_request("POST", "/v1/auth/refresh", &token))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    let (access, next) = tokens(&rotated);
+    assert!(
+        rotated
+            .header("set-cookie")
+            .unwrap()
+            .starts_with(&format!("refresh_token={next};"))
+    );
+    api.send(request("POST", "/v1/auth/refresh"))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+
+    let logout = api
+        .send(cookie_request("POST", "/v1/auth/logout", &next))
+        .await;
+    assert_eq!(logout.status, 204);
+    assert!(logout.header("set-cookie").unwrap().contains("Max-Age=0"));
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+
+    let prod = TestStore::embedded();
+    let prod_api = self::api(&prod, &[("ENV", "prod"), ("STORE", "dynamodb")]);
+    let cookie = signup(&prod_api, "secure@example.com")
+        .await
+        .header("set-cookie")
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
     );
 }

@@ -19,7 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, FieldError};
-pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery};
 pub use request_id::RequestId;
 
 use crate::app::AppContext;

@@ -154,7 +154,7 @@ pub async fn login(
     ctx.store.transact(writes).await?;
     shared::audit::record(&ctx, "auth.login.success", Some(&user.id), &origin);
     attempt(&ctx, "success");
-    Ok(Json(SignedIn { tokens, user }).into_response())
+    Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
 }
 
 /// `authentication_attempts_total{result, method}`.

@@ -2,20 +2,23 @@
 //! (every session of the caller).
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
 use shared::accounts::sessions::{self, SessionError, sessions_in};
 use shared::accounts::{Bearer, users};
-use shared::http::{ApiError, ApiJson};
+use shared::http::{ApiError, ApiJsonOrDefault};
 use shared::store::Query;
 use utoipa::ToSchema;
 
 use crate::origin::ClientOrigin;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LogoutRequest {
-    pub refresh_token: String,
+    /// The refresh token; browsers may leave it out and send the `refresh_token` cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 /// End the session a refresh token belongs to. Answers 204 whether or not the token was live.
@@ -29,15 +32,24 @@ pub struct LogoutRequest {
 pub async fn logout(
     State(ctx): State<AppContext>,
     ClientOrigin(origin): ClientOrigin,
-    ApiJson(body): ApiJson<LogoutRequest>,
-) -> Result<StatusCode, ApiError> {
-    match sessions::revoke_by_refresh_token(&ctx, &body.refresh_token).await {
+    headers: http::HeaderMap,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<LogoutRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    let presented = body
+        .refresh_token
+        .or_else(|| crate::cookies::token(&headers))
+        .unwrap_or_default();
+    match sessions::revoke_by_refresh_token(&ctx, &presented).await {
         Ok(Some(user_id)) => shared::audit::record(&ctx, "auth.logout", Some(&user_id), &origin),
         Ok(None) => {}
         Err(SessionError::Store(err)) => return Err(err.into()),
         Err(err) => return Err(ApiError::internal(err)),
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(http::header::SET_COOKIE, crate::cookies::clear(&ctx))],
+    )
+        .into_response())
 }
 
 /// End every session of the caller, on every device.

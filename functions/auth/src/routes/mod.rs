@@ -19,3 +19,21 @@ pub struct SignedIn {
     pub tokens: TokenPair,
     pub user: User,
 }
+
+impl SignedIn {
+    /// The answer, with the refresh token also set as an HttpOnly cookie.
+    pub fn respond(
+        self,
+        ctx: &shared::AppContext,
+        status: http::StatusCode,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let cookie = crate::cookies::set(ctx, &self.tokens.refresh_token);
+        (
+            status,
+            [(http::header::SET_COOKIE, cookie)],
+            axum::Json(self),
+        )
+            .into_response()
+    }
+}

@@ -1,21 +1,22 @@
 //! `POST /v1/auth/refresh`: a refresh token to a new pair; the presented token is dead.
 
-use axum::Json;
 use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
 use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, SessionError};
-use shared::http::{ApiError, ApiJson, ErrorCode};
+use shared::http::{ApiError, ApiJsonOrDefault, ErrorCode};
 use utoipa::ToSchema;
 
 use super::SignedIn;
 use crate::origin::ClientOrigin;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// The refresh token; browsers may leave it out and send the `refresh_token` cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 /// Rotate a refresh token.
@@ -32,10 +33,20 @@ pub struct RefreshRequest {
 pub async fn refresh(
     State(ctx): State<AppContext>,
     ClientOrigin(origin): ClientOrigin,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> Result<Json<SignedIn>, ApiError> {
+    headers: http::HeaderMap,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<RefreshRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    let presented = body
+        .refresh_token
+        .or_else(|| crate::cookies::token(&headers))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "body.refresh_token",
+                "this field is required (or the refresh_token cookie)",
+            )
+        })?;
     let user = Subject::User(
-        sessions::token_user(&body.refresh_token)
+        sessions::token_user(&presented)
             .unwrap_or("unknown")
             .to_owned(),
     );
@@ -45,8 +56,8 @@ pub async fn refresh(
         &user,
         ctx.settings.rate_limits.refresh_user,
     );
-    match sessions::rotate(&ctx, &body.refresh_token, &origin, gate).await {
-        Ok((tokens, user)) => Ok(Json(SignedIn { tokens, user })),
+    match sessions::rotate(&ctx, &presented, &origin, gate).await {
+        Ok((tokens, user)) => Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK)),
         Err(SessionError::Invalid) => Err(invalid_refresh()),
         Err(SessionError::Reused { user_id, .. }) => {
             shared::audit::security(&ctx, "auth.refresh.reuse_detected", Some(&user_id), &origin);

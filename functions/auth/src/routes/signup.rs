@@ -1,6 +1,5 @@
 //! `POST /v1/auth/signup`: a new account (role STUDENT) and its first session.
 
-use axum::Json;
 use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
@@ -54,7 +53,7 @@ pub async fn signup(
     State(ctx): State<AppContext>,
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, Json<SignedIn>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
     let limit =
         abuse::rate_limit(&ctx, "signup_ip", &ip, ctx.settings.rate_limits.signup_ip).await?;
@@ -97,5 +96,5 @@ pub async fn signup(
         Err(err) => return Err(err.into()),
     }
     shared::audit::record(&ctx, "auth.register.success", Some(&user.id), &origin);
-    Ok((StatusCode::CREATED, Json(SignedIn { tokens, user })))
+    Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::CREATED))
 }
