@@ -52,3 +52,45 @@ fn emit(
         &[("event_type", event_type), ("severity", severity.as_str())],
     );
 }
+
+/// How long a user's own security history is kept.
+pub const HISTORY_DAYS: i64 = 90;
+
+pub fn history_partition(user_id: &str) -> String {
+    format!("EVENTS#{user_id}")
+}
+
+/// The write that keeps `event_type` in the user's own history (`GET /v1/auth/events`): put it
+/// in the transaction the action already makes, so it costs no extra round trip.
+///
+/// ```text
+/// EVENTS#<user id>   <epoch ms, zero-padded>#<id>   {event_type, at, ip, user_agent}   TTL: 90 days
+/// ```
+pub fn history_write(
+    ctx: &AppContext,
+    event_type: &'static str,
+    user_id: &str,
+    origin: &Origin,
+) -> crate::store::Write {
+    let now = ctx.clock.now();
+    let sort = format!(
+        "{:015}#{}",
+        now.as_millisecond(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut item =
+        crate::store::Item::new(&crate::store::Key::new(history_partition(user_id), sort))
+            .with("event_type", event_type)
+            .with("at", now.to_string())
+            .with_ttl(now.as_second() + HISTORY_DAYS * 86_400);
+    if let Some(ip) = &origin.ip {
+        item.set("ip", ip.clone());
+    }
+    if let Some(agent) = &origin.user_agent {
+        item.set("user_agent", agent.clone());
+    }
+    crate::store::Write::Put {
+        item,
+        condition: None,
+    }
+}

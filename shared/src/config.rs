@@ -291,6 +291,8 @@ pub struct Settings {
     pub seed_demo_accounts: bool,
     /// `SESSION_POLICY=single` (default): a login ends the user's other sessions.
     pub single_session: bool,
+    /// How long a demo account and its session live (`DEMO_TTL_MINUTES`).
+    pub demo_ttl: Duration,
     pub tokens: TokenSettings,
     pub passwords: PasswordSettings,
     pub rate_limits: RateLimits,
@@ -371,6 +373,7 @@ impl Settings {
             password_reset_ttl: r.duration("PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 24 * 60, MINUTE),
         };
         let seed_demo_accounts = r.flag("SEED_DEMO_ACCOUNTS", false);
+        let demo_ttl = r.duration("DEMO_TTL_MINUTES", 60, 5, 24 * 60, MINUTE);
         let single_session = r.choice("SESSION_POLICY", true, "single or multi", |v| {
             match v.to_ascii_lowercase().as_str() {
                 "single" => Some(true),
@@ -526,6 +529,7 @@ impl Settings {
             max_body_bytes,
             seed_demo_accounts,
             single_session,
+            demo_ttl,
             tokens,
             passwords,
             rate_limits,

@@ -38,6 +38,8 @@ shared::on_both_backends!(
     disabling_an_account_ends_its_sessions_and_sign_ins,
     a_role_change_applies_at_once,
     browsers_can_keep_the_refresh_token_in_a_cookie,
+    a_demo_session_expires_by_itself,
+    users_read_their_own_security_history,
     a_password_reset_works_once_and_ends_every_session,
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
@@ -1164,4 +1166,123 @@ async fn browsers_can_keep_the_refresh_token_in_a_cookie(t: TestStore) {
         cookie.contains("; Secure") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+}
+
+async fn a_demo_session_expires_by_itself(t: TestStore) {
+    let api = api(&t, &[("DEMO_TTL_MINUTES", "30")]);
+    let demo = api.send(request("POST", "/v1/auth/demo")).await;
+    assert_eq!(demo.status, 201, "{}", demo.text());
+    let body = demo.json();
+    assert!(
+        body["user"]["email"]
+            .as_str()
+            .unwrap()
+            .ends_with("@demo.invalid")
+    );
+    assert_eq!(body["user"]["roles"], json!(["STUDENT"]));
+    assert!(body["demo_expires_at"].as_str().unwrap().ends_with('Z'));
+    let (access, refresh_token) = tokens(&demo);
+    assert_eq!(me(&api, &access).await.status, 200);
+    // No password: nobody signs in to it.
+    let email = body["user"]["email"].as_str().unwrap();
+    login(&api, email, "any password at all")
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+    // After its TTL, everything is gone (access tokens live 15 minutes; refresh is refused).
+    t.clock.advance(std::time::Duration::from_secs(31 * 60));
+    refresh(&api, &refresh_token)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let session = api
+        .send(with_bearer(request("GET", "/v1/auth/session"), &access))
+        .await
+        .json();
+    assert_eq!(session["valid"], false);
+}
+
+async fn users_read_their_own_security_history(t: TestStore) {
+    let api = api(&t, &[("SESSION_POLICY", "multi")]);
+    // Events are ordered by time; the test clock only moves when told.
+    let tick = || t.clock.advance(std::time::Duration::from_secs(1));
+    signup(&api, "history@example.com").await;
+    tick();
+    login(&api, "history@example.com", "not the right one").await;
+    tick();
+    let mut with_agent = json_request(
+        "POST",
+        "/v1/auth/login",
+        &json!({"email": "history@example.com", "password": PASSWORD}),
+    );
+    with_agent
+        .headers_mut()
+        .insert("user-agent", "HistoryTest/1.0".parse().unwrap());
+    let (access, _) = tokens(&api.send(with_agent).await);
+    tick();
+    let change = json!({"current_password": PASSWORD, "new_password": "the newer passphrase"});
+    let changed = api
+        .send(with_bearer(
+            json_request("POST", "/v1/auth/password/change", &change),
+            &access,
+        ))
+        .await;
+    assert_eq!(changed.status, 204);
+    let (stranger, _) = tokens(&signup(&api, "nosy@example.com").await);
+
+    let page = api
+        .send(with_bearer(request("GET", "/v1/auth/events"), &access))
+        .await
+        .json();
+    let types: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "auth.password.changed",
+            "auth.login.success",
+            "auth.login.failure",
+            "auth.register.success"
+        ],
+        "newest first"
+    );
+    assert_eq!(page["events"][1]["user_agent"], "HistoryTest/1.0");
+    assert!(page["events"][0]["at"].as_str().unwrap().ends_with('Z'));
+
+    // Pages, and only one's own events.
+    let first = api
+        .send(with_bearer(
+            request("GET", "/v1/auth/events?limit=3"),
+            &access,
+        ))
+        .await
+        .json();
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = api
+        .send(with_bearer(
+            request("GET", &format!("/v1/auth/events?limit=3&cursor={cursor}")),
+            &access,
+        ))
+        .await
+        .json();
+    assert_eq!(second["events"].as_array().unwrap().len(), 1);
+    let theirs = api
+        .send(with_bearer(request("GET", "/v1/auth/events"), &stranger))
+        .await
+        .json();
+    assert_eq!(theirs["events"].as_array().unwrap().len(), 1);
+    api.send(with_bearer(
+        request("GET", &format!("/v1/auth/events?cursor={cursor}")),
+        &stranger,
+    ))
+    .await
+    .assert_error(422, "VALIDATION_ERROR");
+    api.send(with_bearer(
+        request("GET", "/v1/auth/events?limit=500"),
+        &access,
+    ))
+    .await
+    .assert_error(422, "VALIDATION_ERROR");
 }

@@ -24,7 +24,9 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
         .routes(routes!(routes::sessions::revoke_session))
         .routes(routes!(routes::password::change_password))
         .routes(routes!(routes::reset::request_reset))
-        .routes(routes!(routes::reset::confirm_reset));
+        .routes(routes!(routes::reset::confirm_reset))
+        .routes(routes!(routes::demo::demo))
+        .routes(routes!(routes::events::events));
     let admin = OpenApiRouter::new()
         .routes(routes!(routes::admin::list_users))
         .routes(routes!(routes::admin::update_user));

@@ -243,7 +243,13 @@ pub async fn rotate(
     }
     if record.rotated {
         ctx.store
-            .delete(&session_key(user_id, &record.session_id), None)
+            .transact(vec![
+                Write::Delete {
+                    key: session_key(user_id, &record.session_id),
+                    condition: None,
+                },
+                crate::audit::history_write(ctx, "auth.refresh.reuse_detected", user_id, origin),
+            ])
             .await?;
         return Err(SessionError::Reused {
             user_id: record.user_id,

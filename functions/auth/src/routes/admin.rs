@@ -177,6 +177,12 @@ pub async fn update_user(
         condition: Some(Condition::Exists),
     });
     writes.push(admin.bearer.session_guard());
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.admin.user_updated",
+        &id,
+        &origin,
+    ));
     for session in sessions_in(&partition.items)?.iter().take(45) {
         writes.extend(sessions::close(session));
     }

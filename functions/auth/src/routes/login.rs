@@ -133,6 +133,12 @@ pub async fn login(
 
     let (mut writes, tokens) = sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
     writes.push(lockout::clear_writes("login", &email));
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.login.success",
+        &user.id,
+        &origin,
+    ));
     if ctx.settings.single_session {
         // One device at a time: this login ends the others. (A transaction holds 100 writes.)
         for session in sessions_in(&partition.items)?.iter().take(48) {
@@ -187,10 +193,26 @@ async fn record_failure(
             .ip_lock_escalation
             .then_some(settings.ip_lock_max_ttl),
     };
-    let (email_locked, ip_locked) = tokio::join!(
+    // A known account keeps the failure in its own history, in the same step.
+    let history = async {
+        match user_id {
+            Some(id) => {
+                let shared::store::Write::Put { item, .. } =
+                    shared::audit::history_write(ctx, "auth.login.failure", id, origin)
+                else {
+                    return Ok(());
+                };
+                ctx.store.put(item, None).await
+            }
+            None => Ok(()),
+        }
+    };
+    let (email_locked, ip_locked, history) = tokio::join!(
         lockout::record_failure(ctx, "login", email, email_policy),
         lockout::record_failure(ctx, "login", ip, ip_policy),
+        history,
     );
+    history?;
     if email_locked? {
         shared::audit::security(ctx, "auth.lockout.trigger", user_id, origin);
     }

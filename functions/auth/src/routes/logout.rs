@@ -73,10 +73,16 @@ pub async fn logout_all(
     let page = bearer
         .with_live_session(&ctx, async { Ok(sessions.await?) })
         .await?;
-    let writes: Vec<_> = sessions_in(&page.items)?
+    let mut writes: Vec<_> = sessions_in(&page.items)?
         .iter()
         .flat_map(sessions::close)
         .collect();
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.logout_all",
+        bearer.user_id(),
+        &origin,
+    ));
     for chunk in writes.chunks(100) {
         ctx.store.transact(chunk.to_vec()).await?;
     }

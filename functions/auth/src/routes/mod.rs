@@ -1,4 +1,6 @@
 pub mod admin;
+pub mod demo;
+pub mod events;
 pub mod login;
 pub mod logout;
 pub mod me;

@@ -94,6 +94,7 @@ pub async fn change_password(
             condition: Some(Condition::Exists),
         },
         bearer.session_guard(),
+        shared::audit::history_write(&ctx, "auth.password.changed", bearer.user_id(), &origin),
     ];
     for other in sessions
         .iter()

@@ -197,6 +197,7 @@ pub async fn confirm_reset(
             updates: vec![Update::set("password_hash", hash)],
             condition: Some(Condition::Exists),
         },
+        shared::audit::history_write(&ctx, "auth.password_reset.completed", &user.id, &origin),
     ];
     for session in sessions_in(&partition.items)?.iter().take(48) {
         writes.extend(sessions::close(session));

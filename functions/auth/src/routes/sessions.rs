@@ -167,6 +167,12 @@ pub async fn revoke_session(
         .find(|s| s.id == id)
         .ok_or_else(ApiError::not_found)?;
     let mut writes = sessions::close(target);
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.session.revoked",
+        bearer.user_id(),
+        &origin,
+    ));
     if target.id != bearer.session_id() {
         writes.push(bearer.session_guard());
     }

@@ -84,6 +84,12 @@ pub async fn signup(
     let (session_writes, tokens) =
         sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
     writes.extend(session_writes);
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.register.success",
+        &user.id,
+        &origin,
+    ));
     match ctx.store.transact(writes).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(0) }) => {

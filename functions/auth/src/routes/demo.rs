@@ -1,0 +1,95 @@
+//! `POST /v1/auth/demo`: a temporary demo account, signed in. Every item it creates (profile,
+//! credential, session, refresh token) carries the same TTL, so it disappears by itself after
+//! `DEMO_TTL_MINUTES`; it has no password, so nobody can sign in to it otherwise.
+
+use axum::extract::State;
+use http::StatusCode;
+use serde::Serialize;
+use shared::AppContext;
+use shared::abuse::{self, Subject};
+use shared::accounts::{User, sessions, users};
+use shared::auth::{Email, Role};
+use shared::http::ApiError;
+use shared::metrics::Metric;
+use shared::store::{EXPIRES_AT, Write};
+use utoipa::ToSchema;
+
+use super::SignedIn;
+use crate::origin::ClientOrigin;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemoSession {
+    #[serde(flatten)]
+    pub signed_in: SignedIn,
+    /// When the demo account and everything in it disappear (RFC 3339).
+    pub demo_expires_at: String,
+}
+
+fn created(ctx: &AppContext, success: bool) {
+    ctx.metrics.emit(
+        &[("success", if success { "true" } else { "false" })],
+        &[Metric::count("demo_session_creations_total")],
+        &[],
+    );
+}
+
+/// Start a demo session.
+#[utoipa::path(
+    post,
+    path = "/demo",
+    tag = "auth",
+    responses((status = 201, description = "A temporary account, signed in", body = DemoSession))
+)]
+pub async fn demo(
+    State(ctx): State<AppContext>,
+    ClientOrigin(origin): ClientOrigin,
+) -> Result<axum::response::Response, ApiError> {
+    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let limit = abuse::rate_limit(&ctx, "demo_ip", &ip, ctx.settings.rate_limits.signup_ip).await?;
+    if let Some(retry_after) = limit.retry_after() {
+        created(&ctx, false);
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let email = Email::parse(&format!("demo-{}@demo.invalid", &id[..8]))
+        .map_err(|_| ApiError::internal(std::io::Error::other("demo email")))?;
+    let user = User::new(
+        id,
+        "Demo User".to_owned(),
+        &email,
+        vec![Role::Student],
+        ctx.clock.now().to_string(),
+    );
+    let ttl = i64::try_from(ctx.settings.demo_ttl.as_secs()).unwrap_or(i64::MAX);
+    let expires_at = ctx.clock.epoch_seconds() + ttl;
+    let mut writes = users::create_writes(&user, &email, None)?;
+    let (session_writes, tokens) =
+        sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
+    writes.extend(session_writes);
+    for write in &mut writes {
+        if let Write::Put { item, .. } = write {
+            item.set(EXPIRES_AT, expires_at);
+        }
+    }
+    if let Err(err) = ctx.store.transact(writes).await {
+        created(&ctx, false);
+        return Err(err.into());
+    }
+    created(&ctx, true);
+    shared::audit::record(&ctx, "auth.demo.start", Some(&user.id), &origin);
+    let demo_expires_at = jiff::Timestamp::from_second(expires_at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let cookie = crate::cookies::set(&ctx, &tokens.refresh_token);
+    let body = DemoSession {
+        signed_in: SignedIn { tokens, user },
+        demo_expires_at,
+    };
+    use axum::response::IntoResponse;
+    Ok((
+        StatusCode::CREATED,
+        [(http::header::SET_COOKIE, cookie)],
+        axum::Json(body),
+    )
+        .into_response())
+}
