@@ -40,6 +40,8 @@ shared::on_both_backends!(
     browsers_can_keep_the_refresh_token_in_a_cookie,
     a_demo_session_expires_by_itself,
     users_read_their_own_security_history,
+    a_login_rehashes_when_the_parameters_changed,
+    mfa_accounts_get_a_pending_token_that_is_no_access_token,
     a_password_reset_works_once_and_ends_every_session,
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
@@ -1285,4 +1287,86 @@ async fn users_read_their_own_security_history(t: TestStore) {
     ))
     .await
     .assert_error(422, "VALIDATION_ERROR");
+}
+
+async fn stored_hash(t: &TestStore, email: &str) -> String {
+    let key = shared::accounts::users::credential_key(&shared::auth::Email::parse(email).unwrap());
+    t.store
+        .get(&key)
+        .await
+        .unwrap()
+        .unwrap()
+        .get_str("password_hash")
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_login_rehashes_when_the_parameters_changed(t: TestStore) {
+    let cheap = api(&t, &[]);
+    signup(&cheap, "rehash@example.com").await;
+    let before = stored_hash(&t, "rehash@example.com").await;
+    assert!(before.contains("m=8,t=1,p=1"), "{before}");
+    // The same store, now with other parameters: the next login upgrades the hash.
+    let upgraded = api(
+        &t,
+        &[
+            ("PASSWORD_HASH_MEMORY_KIB", "64"),
+            ("PASSWORD_HASH_ITERATIONS", "2"),
+        ],
+    );
+    assert_eq!(
+        login(&upgraded, "rehash@example.com", PASSWORD)
+            .await
+            .status,
+        200
+    );
+    let after = stored_hash(&t, "rehash@example.com").await;
+    assert!(after.contains("m=64,t=2,p=1"), "{after}");
+    assert_eq!(
+        login(&upgraded, "rehash@example.com", PASSWORD)
+            .await
+            .status,
+        200
+    );
+}
+
+async fn mfa_accounts_get_a_pending_token_that_is_no_access_token(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("RESET_MIN_RESPONSE_MS", "0")]);
+    let id = signup(&api, "mfa@example.com").await.json()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.store
+        .update(
+            &shared::accounts::users::profile_key(&id),
+            vec![shared::store::Update::set("mfa_enabled", true)],
+            Some(shared::store::Condition::Exists),
+        )
+        .await
+        .unwrap();
+    let response = login(&api, "mfa@example.com", PASSWORD).await;
+    assert_eq!(response.status, 200);
+    let body = response.json();
+    assert_eq!(body["mfa_required"], true);
+    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    let pending = body["mfa_token"].as_str().unwrap();
+    me(&api, pending).await.assert_error(401, "UNAUTHORIZED");
+    let status = api
+        .send(with_bearer(request("GET", "/v1/auth/session"), pending))
+        .await
+        .json();
+    assert_eq!(status["valid"], false);
+    // A reset cannot bypass the second factor either.
+    request_reset(&api, "mfa@example.com").await;
+    let token = reset_token(&ctx, "mfa@example.com");
+    let refused = confirm_reset(&api, &token, "a new password for mfa").await;
+    assert_eq!(
+        refused.assert_error(422, "VALIDATION_ERROR")["details"]["errors"][0]["field"],
+        "body.code"
+    );
+    assert_eq!(
+        login(&api, "mfa@example.com", PASSWORD).await.json()["mfa_required"],
+        true,
+        "password unchanged"
+    );
 }
