@@ -268,6 +268,10 @@ async fn the_api_prefix_moves_every_versioned_route() {
 /// Each sample event in `events/` (what `cargo lambda invoke --data-file` sends) and the status it
 /// must produce.
 const EVENTS: &[(&str, u16)] = &[
+    ("auth-signup.json", 201),
+    ("auth-login-invalid.json", 401),
+    ("auth-me-unauthorized.json", 401),
+    ("auth-demo.json", 201),
     ("health-root.json", 200),
     ("health-liveness.json", 200),
     ("health-readiness.json", 200),

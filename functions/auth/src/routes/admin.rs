@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::origin::ClientOrigin;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only emails starting with this (case-insensitive).
     pub email: Option<String>,

@@ -11,6 +11,7 @@ use shared::store::{Cursor, Query};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Page size, 1–100 (default 20).
     pub limit: Option<u32>,
