@@ -102,6 +102,20 @@ impl Bearer {
         }
     }
 
+    /// Commits `writes` only while the caller's session is live: the guard is added (unless the
+    /// writes touch the session themselves), and a cancelled transaction answers 401.
+    pub async fn transact(&self, ctx: &AppContext, mut writes: Vec<Write>) -> Result<(), ApiError> {
+        let key = self.session_key();
+        if !writes.iter().any(|w| w.key().as_ref() == Some(&key)) {
+            writes.push(self.session_guard());
+        }
+        match ctx.store.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::ConditionFailed { .. }) => Err(unauthorized()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.claims.roles.contains(&role)
     }

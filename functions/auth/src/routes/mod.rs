@@ -39,3 +39,25 @@ impl SignedIn {
             .into_response()
     }
 }
+
+/// Checks `password` against the policy (a 422 on `body.new_password`) and returns the write that
+/// stores its hash in `email`'s credential.
+pub async fn new_password_write(
+    ctx: &shared::AppContext,
+    email: &shared::auth::Email,
+    password: &shared::auth::Password,
+) -> Result<shared::store::Write, shared::http::ApiError> {
+    use shared::http::ApiError;
+    shared::auth::password::check_policy(password, Some(email), ctx.settings.passwords.min_length)
+        .map_err(|message| ApiError::invalid_field("body.new_password", message))?;
+    let hash = ctx
+        .passwords
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(shared::store::Write::Update {
+        key: shared::accounts::users::credential_key(email),
+        updates: vec![shared::store::Update::set("password_hash", hash)],
+        condition: Some(shared::store::Condition::Exists),
+    })
+}

@@ -9,10 +9,9 @@ use shared::accounts::principal::unauthorized;
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
 use shared::accounts::{Bearer, User};
-use shared::auth::password::check_policy;
 use shared::auth::{Email, Password, Verification};
 use shared::http::{ApiError, ApiJson};
-use shared::store::{Condition, Query, StoreError, Update, Write};
+use shared::store::Query;
 use utoipa::ToSchema;
 
 use crate::origin::ClientOrigin;
@@ -76,24 +75,8 @@ pub async fn change_password(
             "is not the current password",
         ));
     }
-    check_policy(
-        &body.new_password,
-        Some(&email),
-        ctx.settings.passwords.min_length,
-    )
-    .map_err(|message| ApiError::invalid_field("body.new_password", message))?;
-    let hash = ctx
-        .passwords
-        .hash(&body.new_password)
-        .await
-        .map_err(ApiError::internal)?;
     let mut writes = vec![
-        Write::Update {
-            key: credential_key,
-            updates: vec![Update::set("password_hash", hash)],
-            condition: Some(Condition::Exists),
-        },
-        bearer.session_guard(),
+        super::new_password_write(&ctx, &email, &body.new_password).await?,
         shared::audit::history_write(&ctx, "auth.password.changed", bearer.user_id(), &origin),
     ];
     for other in sessions
@@ -103,11 +86,7 @@ pub async fn change_password(
     {
         writes.extend(sessions::close(other));
     }
-    match ctx.store.transact(writes).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Err(unauthorized()),
-        Err(err) => return Err(err.into()),
-    }
+    bearer.transact(&ctx, writes).await?;
     shared::audit::record(
         &ctx,
         "auth.password.changed",

@@ -18,12 +18,11 @@ use shared::AppContext;
 use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
-use shared::auth::password::check_policy;
 use shared::auth::tokens::{new_opaque_token, opaque_token_digest};
 use shared::auth::{Email, Password};
 use shared::http::{ApiError, ApiJson};
 use shared::mailer::Message;
-use shared::store::{Condition, Item, Key, Query, StoreError, Update, Write};
+use shared::store::{Condition, Item, Key, Query, StoreError, Write};
 use utoipa::ToSchema;
 
 use crate::origin::ClientOrigin;
@@ -176,27 +175,13 @@ pub async fn confirm_reset(
         return Err(ApiError::invalid_field("body.code", "is not a valid code"));
     }
     let email = Email::parse(&user.email).map_err(|_| invalid_token())?;
-    check_policy(
-        &body.new_password,
-        Some(&email),
-        ctx.settings.passwords.min_length,
-    )
-    .map_err(|message| ApiError::invalid_field("body.new_password", message))?;
-    let hash = ctx
-        .passwords
-        .hash(&body.new_password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_write = super::new_password_write(&ctx, &email, &body.new_password).await?;
     let mut writes = vec![
         Write::Delete {
             key,
             condition: Some(Condition::Exists),
         },
-        Write::Update {
-            key: users::credential_key(&email),
-            updates: vec![Update::set("password_hash", hash)],
-            condition: Some(Condition::Exists),
-        },
+        password_write,
         shared::audit::history_write(&ctx, "auth.password_reset.completed", &user.id, &origin),
     ];
     for session in sessions_in(&partition.items)?.iter().take(48) {

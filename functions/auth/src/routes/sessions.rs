@@ -12,7 +12,7 @@ use shared::accounts::{Bearer, users};
 use shared::auth::TokenType;
 use shared::http::{ApiError, ApiPath};
 use shared::metrics::Metric;
-use shared::store::{Query, StoreError};
+use shared::store::Query;
 use utoipa::ToSchema;
 
 use crate::origin::ClientOrigin;
@@ -173,14 +173,7 @@ pub async fn revoke_session(
         bearer.user_id(),
         &origin,
     ));
-    if target.id != bearer.session_id() {
-        writes.push(bearer.session_guard());
-    }
-    match ctx.store.transact(writes).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Err(unauthorized()),
-        Err(err) => return Err(err.into()),
-    }
+    bearer.transact(&ctx, writes).await?;
     shared::audit::record(
         &ctx,
         "auth.session.revoked",
