@@ -42,6 +42,10 @@ shared::on_both_backends!(
     users_read_their_own_security_history,
     a_login_rehashes_when_the_parameters_changed,
     mfa_accounts_get_a_pending_token_that_is_no_access_token,
+    an_admin_can_edit_their_own_account,
+    no_session_survives_a_reset_or_a_single_device_login_however_many,
+    guessing_the_current_password_locks_like_a_login,
+    a_password_change_kills_older_reset_links,
     a_password_reset_works_once_and_ends_every_session,
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
@@ -1368,5 +1372,125 @@ async fn mfa_accounts_get_a_pending_token_that_is_no_access_token(t: TestStore) 
         login(&api, "mfa@example.com", PASSWORD).await.json()["mfa_required"],
         true,
         "password unchanged"
+    );
+}
+
+async fn an_admin_can_edit_their_own_account(t: TestStore) {
+    let (api, admin) = seeded_admin(&t).await;
+    let own_id = me(&api, &admin).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"roles": ["ADMIN", "REVIEWER"]});
+    let changed = api
+        .send(with_bearer(
+            json_request("PATCH", &format!("/v1/admin/users/{own_id}"), &body),
+            &admin,
+        ))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(changed.json()["roles"], json!(["ADMIN", "REVIEWER"]));
+    // The change applies at once, to oneself too.
+    me(&api, &admin).await.assert_error(401, "UNAUTHORIZED");
+    let again = login(&api, "admin@example.com", "Admin123!").await;
+    assert_eq!(again.json()["user"]["roles"], json!(["ADMIN", "REVIEWER"]));
+}
+
+async fn no_session_survives_a_reset_or_a_single_device_login_however_many(t: TestStore) {
+    let (multi, ctx) = api_and_context(
+        &t,
+        &[("SESSION_POLICY", "multi"), ("RESET_MIN_RESPONSE_MS", "0")],
+    );
+    signup(&multi, "many@example.com").await;
+    let mut accesses = Vec::new();
+    for _ in 0..60 {
+        accesses.push(tokens(&login(&multi, "many@example.com", PASSWORD).await).0);
+    }
+    request_reset(&multi, "many@example.com").await;
+    let token = reset_token(&ctx, "many@example.com");
+    assert_eq!(
+        confirm_reset(&multi, &token, "after the reset 2026")
+            .await
+            .status,
+        204
+    );
+    for access in &accesses {
+        me(&multi, access).await.assert_error(401, "UNAUTHORIZED");
+    }
+    // The same for a single-device login after sessions piled up under the multi policy.
+    let mut piled = Vec::new();
+    for _ in 0..60 {
+        piled.push(tokens(&login(&multi, "many@example.com", "after the reset 2026").await).0);
+    }
+    let single = api(&t, &[]);
+    let (last, _) = tokens(&login(&single, "many@example.com", "after the reset 2026").await);
+    for access in &piled {
+        me(&single, access).await.assert_error(401, "UNAUTHORIZED");
+    }
+    let list = single
+        .send(with_bearer(request("GET", "/v1/auth/sessions"), &last))
+        .await
+        .json();
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+}
+
+async fn guessing_the_current_password_locks_like_a_login(t: TestStore) {
+    let api = api(&t, &[("LOGIN_FAIL_EMAIL_THRESHOLD", "3")]);
+    let (access, _) = tokens(&signup(&api, "guess@example.com").await);
+    let change = |current: &str| {
+        with_bearer(
+            json_request(
+                "POST",
+                "/v1/auth/password/change",
+                &json!({"current_password": current, "new_password": "a new one entirely"}),
+            ),
+            &access,
+        )
+    };
+    for _ in 0..3 {
+        api.send(change("a wrong guess"))
+            .await
+            .assert_error(422, "VALIDATION_ERROR");
+    }
+    api.send(change(PASSWORD))
+        .await
+        .assert_error(429, "ACCOUNT_LOCKED");
+    login(&api, "guess@example.com", PASSWORD)
+        .await
+        .assert_error(429, "ACCOUNT_LOCKED");
+}
+
+async fn a_password_change_kills_older_reset_links(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("RESET_MIN_RESPONSE_MS", "0")]);
+    let (access, _) = tokens(&signup(&api, "stale@example.com").await);
+    request_reset(&api, "stale@example.com").await;
+    let old_link = reset_token(&ctx, "stale@example.com");
+    t.clock.advance(std::time::Duration::from_secs(5));
+    let change = json!({"current_password": PASSWORD, "new_password": "changed it myself"});
+    let changed = api
+        .send(with_bearer(
+            json_request("POST", "/v1/auth/password/change", &change),
+            &access,
+        ))
+        .await;
+    assert_eq!(changed.status, 204);
+    confirm_reset(&api, &old_link, "someone else's choice")
+        .await
+        .assert_error(400, "HTTP_ERROR");
+    assert_eq!(
+        login(&api, "stale@example.com", "changed it myself")
+            .await
+            .status,
+        200
+    );
+    // A link asked for after the change works.
+    t.clock.advance(std::time::Duration::from_secs(5));
+    request_reset(&api, "stale@example.com").await;
+    let fresh = reset_token(&ctx, "stale@example.com");
+    assert_eq!(
+        confirm_reset(&api, &fresh, "a fresh choice 2026")
+            .await
+            .status,
+        204
     );
 }

@@ -189,6 +189,23 @@ pub fn close(session: &Session) -> Vec<Write> {
     ]
 }
 
+/// How many sessions to close inside a transaction that already holds `used` writes, leaving
+/// room for `reserve` more (DynamoDB allows 100 writes per transaction).
+pub fn closable_in(used: usize, reserve: usize) -> usize {
+    100usize.saturating_sub(used + reserve) / 2
+}
+
+/// Closes `sessions` in as many transactions as it takes: what did not fit in the transaction
+/// that changed the account is closed right after it, so none survives a revocation.
+pub async fn close_all(ctx: &AppContext, sessions: &[Session]) -> Result<(), StoreError> {
+    for chunk in sessions.chunks(50) {
+        ctx.store
+            .transact(chunk.iter().flat_map(close).collect())
+            .await?;
+    }
+    Ok(())
+}
+
 /// The sessions found in a page of the user's partition.
 pub fn sessions_in(items: &[Item]) -> Result<Vec<Session>, StoreError> {
     items

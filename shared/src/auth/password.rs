@@ -197,9 +197,12 @@ impl PasswordHasher {
         let normalized = SecretString::from(password.normalized());
         let stored = stored.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
+            // The dummy hash is made on the first verification of either kind, so the first
+            // request on a fresh instance costs the same whether or not the account exists.
+            let dummy = this.dummy_hash()?;
             let (hash, real) = match stored {
                 Some(hash) => (hash, true),
-                None => (this.dummy_hash()?, false),
+                None => (dummy, false),
             };
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return Ok(Verification::Mismatch);

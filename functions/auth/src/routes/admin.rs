@@ -177,14 +177,19 @@ pub async fn update_user(
         updates: profile_updates,
         condition: Some(Condition::Exists),
     });
-    writes.push(admin.bearer.session_guard());
     writes.push(shared::audit::history_write(
         &ctx,
         "auth.admin.user_updated",
         &id,
         &origin,
     ));
-    for session in sessions_in(&partition.items)?.iter().take(45) {
+    // Editing one's own account ends one's own sessions too; the guard would touch that item twice.
+    if !is_self {
+        writes.push(admin.bearer.session_guard());
+    }
+    let sessions = sessions_in(&partition.items)?;
+    let fit = sessions::closable_in(writes.len(), 0).min(sessions.len());
+    for session in &sessions[..fit] {
         writes.extend(sessions::close(session));
     }
     match ctx.store.transact(writes).await {
@@ -192,6 +197,7 @@ pub async fn update_user(
         Err(StoreError::ConditionFailed { .. }) => return Err(ApiError::not_found()),
         Err(err) => return Err(err.into()),
     }
+    sessions::close_all(&ctx, &sessions[fit..]).await?;
     shared::audit::security(&ctx, "auth.admin.user_updated", Some(&id), &origin);
     Ok(Json(user))
 }

@@ -51,7 +51,7 @@ pub async fn demo(
         return Err(ApiError::rate_limited(retry_after));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let email = Email::parse(&format!("demo-{}@demo.invalid", &id[..8]))
+    let email = Email::parse(&format!("demo-{id}@demo.invalid"))
         .map_err(|_| ApiError::internal(std::io::Error::other("demo email")))?;
     let user = User::new(
         id,

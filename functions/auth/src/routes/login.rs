@@ -139,11 +139,16 @@ pub async fn login(
         &user.id,
         &origin,
     ));
-    if ctx.settings.single_session {
-        // One device at a time: this login ends the others. (A transaction holds 100 writes.)
-        for session in sessions_in(&partition.items)?.iter().take(48) {
-            writes.extend(sessions::close(session));
-        }
+    // One device at a time: this login ends the others (those that do not fit in the
+    // transaction right after it; one write stays free for a rehash).
+    let others = if ctx.settings.single_session {
+        sessions_in(&partition.items)?
+    } else {
+        Vec::new()
+    };
+    let fit = sessions::closable_in(writes.len(), 1).min(others.len());
+    for session in &others[..fit] {
+        writes.extend(sessions::close(session));
     }
     if needs_rehash {
         let hash = ctx
@@ -158,6 +163,7 @@ pub async fn login(
         });
     }
     ctx.store.transact(writes).await?;
+    sessions::close_all(&ctx, &others[fit..]).await?;
     shared::audit::record(&ctx, "auth.login.success", Some(&user.id), &origin);
     attempt(&ctx, "success");
     Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
@@ -173,7 +179,7 @@ fn attempt(ctx: &AppContext, result: &'static str) {
 }
 
 /// Counts a failed sign-in against the email and the address; locks them at their thresholds.
-async fn record_failure(
+pub(crate) async fn record_failure(
     ctx: &AppContext,
     email: &Subject,
     ip: &Subject,

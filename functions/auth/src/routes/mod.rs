@@ -61,3 +61,18 @@ pub async fn new_password_write(
         condition: Some(shared::store::Condition::Exists),
     })
 }
+
+/// Marks the profile with the time the password changed: reset links issued before it die.
+pub fn password_changed_write(ctx: &shared::AppContext, user_id: &str) -> shared::store::Write {
+    shared::store::Write::Update {
+        key: shared::accounts::users::profile_key(user_id),
+        updates: vec![shared::store::Update::set(
+            PASSWORD_CHANGED_AT,
+            ctx.clock.epoch_seconds(),
+        )],
+        condition: Some(shared::store::Condition::Exists),
+    }
+}
+
+/// Profile attribute: epoch seconds of the last password change.
+pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";

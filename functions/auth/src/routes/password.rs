@@ -5,6 +5,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
+use shared::abuse::{Subject, lockout};
 use shared::accounts::principal::unauthorized;
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
@@ -52,12 +53,16 @@ pub async fn change_password(
     let email = Email::parse(&user.email)
         .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
     let credential_key = users::credential_key(&email);
-    let credential: Credential = ctx
-        .store
-        .get(&credential_key)
-        .await?
-        .ok_or_else(unauthorized)?
-        .to_entity()?;
+    // The current password is a credential check like a login: the same lockout guards it.
+    let subject = Subject::email(&ctx, &email);
+    let (credential, lock) = tokio::join!(
+        ctx.store.get(&credential_key),
+        lockout::check(&ctx, "login", &subject)
+    );
+    if let Some(retry_after) = lock?.retry_after() {
+        return Err(ApiError::locked(retry_after));
+    }
+    let credential: Credential = credential?.ok_or_else(unauthorized)?.to_entity()?;
     let verified = ctx
         .passwords
         .verify(&body.current_password, credential.password_hash.as_deref())
@@ -70,6 +75,8 @@ pub async fn change_password(
             Some(bearer.user_id()),
             &origin,
         );
+        let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+        super::login::record_failure(&ctx, &subject, &ip, Some(bearer.user_id()), &origin).await?;
         return Err(ApiError::invalid_field(
             "body.current_password",
             "is not the current password",
@@ -77,16 +84,20 @@ pub async fn change_password(
     }
     let mut writes = vec![
         super::new_password_write(&ctx, &email, &body.new_password).await?,
+        super::password_changed_write(&ctx, bearer.user_id()),
         shared::audit::history_write(&ctx, "auth.password.changed", bearer.user_id(), &origin),
     ];
-    for other in sessions
-        .iter()
+    let others: Vec<_> = sessions
+        .into_iter()
         .filter(|s| s.id != bearer.session_id())
-        .take(48)
-    {
+        .collect();
+    // Room for the session guard Bearer::transact adds.
+    let fit = sessions::closable_in(writes.len(), 1).min(others.len());
+    for other in &others[..fit] {
         writes.extend(sessions::close(other));
     }
     bearer.transact(&ctx, writes).await?;
+    sessions::close_all(&ctx, &others[fit..]).await?;
     shared::audit::record(
         &ctx,
         "auth.password.changed",

@@ -80,8 +80,15 @@ pub async fn request_reset(
                 ctx.clock.epoch_seconds() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
             let item = Item::new(&reset_key(&digest))
                 .with("user_id", credential.user_id.clone())
+                .with("issued_at", ctx.clock.epoch_seconds())
                 .with_ttl(expires_at);
-            ctx.store.put(item, None).await?;
+            // Failures here are logged, never answered: the answer must not depend on the account.
+            if let Err(err) = ctx.store.put(item, None).await {
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "reset token not stored"
+                );
+            }
             let message = Message {
                 to: body.email.as_str().to_owned(),
                 subject: "Reset your password".to_owned(),
@@ -161,6 +168,19 @@ pub async fn confirm_reset(
     }
     let partition = partition?;
     let user = users::profile_in(&partition.items)?.ok_or_else(invalid_token)?;
+    // A link issued before the last password change is dead.
+    let changed_at = partition
+        .items
+        .iter()
+        .find(|i| i.key().is_some_and(|k| k.sk == users::PROFILE))
+        .and_then(|i| i.get_i64(super::PASSWORD_CHANGED_AT));
+    if changed_at.is_some_and(|at| {
+        record
+            .get_i64("issued_at")
+            .is_none_or(|issued| issued <= at)
+    }) {
+        return Err(invalid_token());
+    }
     if user.disabled {
         return Err(invalid_token());
     }
@@ -182,9 +202,12 @@ pub async fn confirm_reset(
             condition: Some(Condition::Exists),
         },
         password_write,
+        super::password_changed_write(&ctx, &user.id),
         shared::audit::history_write(&ctx, "auth.password_reset.completed", &user.id, &origin),
     ];
-    for session in sessions_in(&partition.items)?.iter().take(48) {
+    let all_sessions = sessions_in(&partition.items)?;
+    let fit = sessions::closable_in(writes.len(), 0).min(all_sessions.len());
+    for session in &all_sessions[..fit] {
         writes.extend(sessions::close(session));
     }
     match ctx.store.transact(writes).await {
@@ -193,6 +216,7 @@ pub async fn confirm_reset(
         Err(StoreError::ConditionFailed { .. }) => return Err(invalid_token()),
         Err(err) => return Err(err.into()),
     }
+    sessions::close_all(&ctx, &all_sessions[fit..]).await?;
     shared::audit::record(
         &ctx,
         "auth.password_reset.completed",
