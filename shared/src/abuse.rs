@@ -102,6 +102,40 @@ pub async fn rate_limit(
     })
 }
 
+/// Counts one use of `scope` for `subject` as part of a transaction: the transaction cancels
+/// (at this write) once the window's limit is used, so only committed, verified uses count —
+/// nobody can spend someone else's quota with requests that fail. Returns the write and the
+/// seconds until the window ends.
+pub fn limit_write(
+    ctx: &AppContext,
+    scope: &str,
+    subject: &Subject,
+    limit: RateLimit,
+) -> (crate::store::Write, u64) {
+    let now = ctx.clock.epoch_seconds();
+    let window = secs(limit.window).max(1);
+    let start = now - now.rem_euclid(window);
+    let end = start + window;
+    let key = Key::new(
+        format!("RL#{scope}#{}", subject.key_part()),
+        format!("W#{start}"),
+    );
+    let under_limit = Condition::attribute_not_exists("count").or(Condition::compare(
+        "count",
+        crate::store::Cmp::Lt,
+        i64::from(limit.limit),
+    ));
+    let write = crate::store::Write::Update {
+        key,
+        updates: vec![
+            Update::add("count", 1),
+            Update::set_if_absent(EXPIRES_AT, end),
+        ],
+        condition: Some(under_limit),
+    };
+    (write, u64::try_from(end - now).unwrap_or(1).max(1))
+}
+
 /// Lockouts after repeated failures.
 pub mod lockout {
     use super::*;

@@ -46,6 +46,7 @@ shared::on_both_backends!(
     no_session_survives_a_reset_or_a_single_device_login_however_many,
     guessing_the_current_password_locks_like_a_login,
     a_password_change_kills_older_reset_links,
+    forged_refresh_tokens_cannot_spend_someone_elses_quota,
     a_password_reset_works_once_and_ends_every_session,
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
@@ -1493,4 +1494,26 @@ async fn a_password_change_kills_older_reset_links(t: TestStore) {
             .status,
         204
     );
+}
+
+async fn forged_refresh_tokens_cannot_spend_someone_elses_quota(t: TestStore) {
+    let api = api(&t, &[("RL_REFRESH_USER_LIMIT", "2")]);
+    let signed_up = signup(&api, "victim-rl@example.com").await;
+    let id = signed_up.json()["user"]["id"].as_str().unwrap().to_owned();
+    let (_, mut token) = tokens(&signed_up);
+    for _ in 0..10 {
+        let forged = format!("{id}.{}", "A".repeat(43));
+        refresh(&api, &forged)
+            .await
+            .assert_error(401, "UNAUTHORIZED");
+    }
+    // The victim's own refreshes still have their whole quota.
+    for _ in 0..2 {
+        let response = refresh(&api, &token).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        token = tokens(&response).1;
+    }
+    refresh(&api, &token)
+        .await
+        .assert_error(429, "RATE_LIMITED");
 }

@@ -222,30 +222,19 @@ pub fn token_user(token: &str) -> Option<&str> {
     valid.then_some(user_id)
 }
 
-/// Rotates `presented`: two sequential store calls (the token, the profile and the caller's
-/// `gate` — a rate limit — together, then one conditional transaction).
+/// Rotates `presented`: two sequential store calls (the token and the profile read together,
+/// then one conditional transaction that also counts the refresh against the user's `limit`).
 pub async fn rotate(
     ctx: &AppContext,
     presented: &str,
     origin: &Origin,
-    gate: impl std::future::Future<Output = Result<crate::abuse::Decision, StoreError>>,
+    limit: crate::config::RateLimit,
 ) -> Result<(TokenPair, User), SessionError> {
-    let (record, profile, gate) = match token_user(presented) {
-        Some(user_id) => {
-            let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
-            let (old_key, profile_key) = (refresh_key(&digest), users::profile_key(user_id));
-            let (record, profile, gate) =
-                tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key), gate);
-            (record, profile, gate)
-        }
-        None => (Ok(None), Ok(None), gate.await),
-    };
-    if let Some(retry_after) = gate?.retry_after() {
-        return Err(SessionError::Limited { retry_after });
-    }
     let user_id = token_user(presented).ok_or(SessionError::Invalid)?;
     let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
     let old_key = refresh_key(&digest);
+    let profile_key = users::profile_key(user_id);
+    let (record, profile) = tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key));
     let record: RefreshRecord = record?.ok_or(SessionError::Invalid)?.to_entity()?;
     if record.user_id != user_id {
         return Err(SessionError::Invalid);
@@ -298,7 +287,11 @@ pub async fn rotate(
     if let Some(ip) = &origin.ip {
         session_updates.push(Update::set("ip", ip.clone()));
     }
+    let subject = crate::abuse::Subject::User(user_id.to_owned());
+    let (limit_write, retry_after) =
+        crate::abuse::limit_write(ctx, "refresh_user", &subject, limit);
     let writes = vec![
+        limit_write,
         Write::Update {
             key: old_key,
             updates: vec![Update::set("rotated", true), Update::set("rotated_at", now)],
@@ -316,6 +309,9 @@ pub async fn rotate(
     ];
     match ctx.store.transact(writes).await {
         Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            return Err(SessionError::Limited { retry_after });
+        }
         // Another request rotated it first, or the session was revoked meanwhile.
         Err(StoreError::ConditionFailed { .. }) => return Err(SessionError::Invalid),
         Err(err) => return Err(err.into()),

@@ -4,7 +4,6 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
-use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, SessionError};
 use shared::http::{ApiError, ApiJsonOrDefault, ErrorCode};
 use utoipa::ToSchema;
@@ -45,18 +44,14 @@ pub async fn refresh(
                 "this field is required (or the refresh_token cookie)",
             )
         })?;
-    let user = Subject::User(
-        sessions::token_user(&presented)
-            .unwrap_or("unknown")
-            .to_owned(),
-    );
-    let gate = abuse::rate_limit(
+    match sessions::rotate(
         &ctx,
-        "refresh_user",
-        &user,
+        &presented,
+        &origin,
         ctx.settings.rate_limits.refresh_user,
-    );
-    match sessions::rotate(&ctx, &presented, &origin, gate).await {
+    )
+    .await
+    {
         Ok((tokens, user)) => Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK)),
         Err(SessionError::Invalid) => Err(invalid_refresh()),
         Err(SessionError::Reused { user_id, .. }) => {
