@@ -46,6 +46,11 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The caller's address as API Gateway saw it (`unknown` outside API Gateway).
+    pub fn ip(origin: &crate::accounts::Origin) -> Self {
+        Self::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()))
+    }
+
     pub fn email(ctx: &AppContext, email: &Email) -> Self {
         Self::Email(opaque_token_digest(
             ctx.secrets.token_pepper(),
@@ -66,6 +71,20 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The counter of the current fixed window: its key, its end (epoch seconds) and the seconds
+/// until then.
+fn window(ctx: &AppContext, scope: &str, subject: &Subject, limit: RateLimit) -> (Key, i64, u64) {
+    let now = ctx.clock.epoch_seconds();
+    let length = secs(limit.window).max(1);
+    let start = now - now.rem_euclid(length);
+    let end = start + length;
+    let key = Key::new(
+        format!("RL#{scope}#{}", subject.key_part()),
+        format!("W#{start}"),
+    );
+    (key, end, u64::try_from(end - now).unwrap_or(1).max(1))
+}
+
 /// Counts one request of `scope` for `subject`; refused once `limit.limit` are used in the window.
 pub async fn rate_limit(
     ctx: &AppContext,
@@ -73,14 +92,7 @@ pub async fn rate_limit(
     subject: &Subject,
     limit: RateLimit,
 ) -> Result<Decision, StoreError> {
-    let now = ctx.clock.epoch_seconds();
-    let window = secs(limit.window).max(1);
-    let start = now - now.rem_euclid(window);
-    let end = start + window;
-    let key = Key::new(
-        format!("RL#{scope}#{}", subject.key_part()),
-        format!("W#{start}"),
-    );
+    let (key, end, retry_after) = window(ctx, scope, subject, limit);
     let item = ctx
         .store
         .update(
@@ -96,9 +108,7 @@ pub async fn rate_limit(
     Ok(if count <= i64::from(limit.limit) {
         Decision::Allowed
     } else {
-        Decision::Refused {
-            retry_after: u64::try_from(end - now).unwrap_or(1).max(1),
-        }
+        Decision::Refused { retry_after }
     })
 }
 
@@ -112,14 +122,7 @@ pub fn limit_write(
     subject: &Subject,
     limit: RateLimit,
 ) -> (crate::store::Write, u64) {
-    let now = ctx.clock.epoch_seconds();
-    let window = secs(limit.window).max(1);
-    let start = now - now.rem_euclid(window);
-    let end = start + window;
-    let key = Key::new(
-        format!("RL#{scope}#{}", subject.key_part()),
-        format!("W#{start}"),
-    );
+    let (key, end, retry_after) = window(ctx, scope, subject, limit);
     let under_limit = Condition::attribute_not_exists("count").or(Condition::compare(
         "count",
         crate::store::Cmp::Lt,
@@ -133,7 +136,7 @@ pub fn limit_write(
         ],
         condition: Some(under_limit),
     };
-    (write, u64::try_from(end - now).unwrap_or(1).max(1))
+    (write, retry_after)
 }
 
 /// Lockouts after repeated failures.

@@ -62,7 +62,7 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let limits = &ctx.settings.rate_limits;
-    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let ip = Subject::ip(&origin);
     let email = Subject::email(&ctx, &body.email);
     let credential_key = users::credential_key(&body.email);
     // One step: the credential, both rate limits and both locks, together.

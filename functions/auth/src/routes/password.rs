@@ -75,7 +75,7 @@ pub async fn change_password(
             Some(bearer.user_id()),
             &origin,
         );
-        let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+        let ip = Subject::ip(&origin);
         super::login::record_failure(&ctx, &subject, &ip, Some(bearer.user_id()), &origin).await?;
         return Err(ApiError::invalid_field(
             "body.current_password",

@@ -58,7 +58,7 @@ pub async fn request_reset(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let started = Instant::now();
     let limits = &ctx.settings.rate_limits;
-    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let ip = Subject::ip(&origin);
     let email = Subject::email(&ctx, &body.email);
     let credential_key = users::credential_key(&body.email);
     let (credential, ip_limit, email_limit) = tokio::join!(

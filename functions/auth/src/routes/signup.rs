@@ -54,7 +54,7 @@ pub async fn signup(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let ip = Subject::Ip(origin.ip.clone().unwrap_or_else(|| "unknown".to_owned()));
+    let ip = Subject::ip(&origin);
     let limit =
         abuse::rate_limit(&ctx, "signup_ip", &ip, ctx.settings.rate_limits.signup_ip).await?;
     if let Some(retry_after) = limit.retry_after() {
