@@ -172,6 +172,17 @@ pub mod lockout {
         })
     }
 
+    /// Whether sign-ins for `email` or from `ip` are locked: the seconds until they are not.
+    pub async fn sign_in_locked(
+        ctx: &AppContext,
+        email: &Subject,
+        ip: &Subject,
+    ) -> Result<Option<u64>, StoreError> {
+        let (email_lock, ip_lock) =
+            tokio::join!(check(ctx, "login", email), check(ctx, "login", ip));
+        Ok(email_lock?.retry_after().or(ip_lock?.retry_after()))
+    }
+
     /// How a lock grows on repeats.
     #[derive(Clone, Copy, Debug)]
     pub struct Policy {
@@ -241,6 +252,59 @@ pub mod lockout {
             Err(err) if err.is_condition_failed() => Ok(false),
             Err(err) => Err(err),
         }
+    }
+
+    /// Counts a failed sign-in (a wrong password or second factor) against the email and the
+    /// address, keeps it in the account's history as `event_type`, and locks them at their
+    /// thresholds.
+    pub async fn record_sign_in_failure(
+        ctx: &AppContext,
+        event_type: &'static str,
+        email: &Subject,
+        ip: &Subject,
+        user_id: Option<&str>,
+        origin: &crate::accounts::Origin,
+    ) -> Result<(), StoreError> {
+        let settings = &ctx.settings.lockout;
+        let email_policy = Policy {
+            threshold: settings.email_threshold,
+            lock_ttl: settings.email_lock_ttl,
+            escalation: None,
+        };
+        let ip_policy = Policy {
+            threshold: settings.ip_threshold,
+            lock_ttl: settings.ip_lock_ttl,
+            escalation: settings
+                .ip_lock_escalation
+                .then_some(settings.ip_lock_max_ttl),
+        };
+        // A known account keeps the failure in its own history, in the same step.
+        let history = async {
+            match user_id {
+                Some(id) => {
+                    let crate::store::Write::Put { item, .. } =
+                        crate::audit::history_write(ctx, event_type, id, origin)
+                    else {
+                        return Ok(());
+                    };
+                    ctx.store.put(item, None).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (email_locked, ip_locked, history) = tokio::join!(
+            record_failure(ctx, "login", email, email_policy),
+            record_failure(ctx, "login", ip, ip_policy),
+            history,
+        );
+        history?;
+        if email_locked? {
+            crate::audit::security(ctx, "auth.lockout.trigger", user_id, origin);
+        }
+        if ip_locked? {
+            crate::audit::security(ctx, "auth.lockout.trigger", None, origin);
+        }
+        Ok(())
     }
 
     /// Forgets the failures of `subject` (after a success).

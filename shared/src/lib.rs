@@ -13,6 +13,7 @@ pub mod http;
 pub mod lambda;
 pub mod mailer;
 pub mod metrics;
+pub mod mfa;
 pub mod openapi;
 pub mod secrets;
 pub mod store;

@@ -1,7 +1,9 @@
 //! The whole API in one process, routed exactly as API Gateway and `cargo lambda watch` route it:
 //! from the `[workspace.metadata.lambda.watch.router]` table of the workspace `Cargo.toml` (the
 //! one routing table), to each function's own router, the same router Lambda runs.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod client;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,11 @@ use shared::testkit::{TestResponse, send, workspace_root};
 pub type RouterFn = fn(AppContext) -> Router;
 
 /// Every function of the API, by binary name, with the router its `main` serves.
-pub const FUNCTIONS: &[(&str, RouterFn)] = &[("auth", auth::router), ("health", health::router)];
+pub const FUNCTIONS: &[(&str, RouterFn)] = &[
+    ("auth", auth::router),
+    ("health", health::router),
+    ("mfa", mfa::router),
+];
 
 /// The routing table: path pattern → function name.
 pub fn routing_table() -> BTreeMap<String, String> {

@@ -219,6 +219,7 @@ async fn the_document_is_generated_from_the_routers() {
         .into_keys()
         .collect();
     route_paths.extend(auth::api("/v1").into_openapi().paths.paths.into_keys());
+    route_paths.extend(mfa::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.sort();
     let served_paths: Vec<String> = served.paths.paths.keys().cloned().collect();
     assert_eq!(served_paths, route_paths);
@@ -272,6 +273,8 @@ const EVENTS: &[(&str, u16)] = &[
     ("auth-login-invalid.json", 401),
     ("auth-me-unauthorized.json", 401),
     ("auth-demo.json", 201),
+    ("mfa-status-unauthorized.json", 401),
+    ("mfa-verify-invalid.json", 401),
     ("health-root.json", 200),
     ("health-liveness.json", 200),
     ("health-readiness.json", 200),

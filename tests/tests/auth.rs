@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use api_tests::Gateway;
+use api_tests::client::*;
 use serde_json::{Value, json};
-use shared::testkit::{
-    TestResponse, TestStore, captured_logs, context, json_request, logs_for_request, request,
-};
+use shared::testkit::{TestStore, captured_logs, json_request, logs_for_request, request};
 
 shared::on_both_backends!(
     signup_creates_an_account_and_signs_it_in,
@@ -51,80 +50,6 @@ shared::on_both_backends!(
     a_reset_request_answers_the_same_for_unknown_emails,
     exactly_one_of_20_parallel_reset_confirmations_wins,
 );
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Limits and lock thresholds out of the way, except where a test sets its own.
-const GENEROUS: &[(&str, &str)] = &[
-    ("RL_LOGIN_IP_LIMIT", "100000"),
-    ("RL_LOGIN_EMAIL_LIMIT", "100000"),
-    ("RL_SIGNUP_IP_LIMIT", "100000"),
-    ("RL_REFRESH_USER_LIMIT", "100000"),
-    ("LOGIN_FAIL_IP_THRESHOLD", "100000"),
-];
-
-fn api(store: &TestStore, overrides: &[(&str, &str)]) -> Gateway {
-    api_and_context(store, overrides).0
-}
-
-fn api_and_context(store: &TestStore, overrides: &[(&str, &str)]) -> (Gateway, shared::AppContext) {
-    let mut settings: Vec<(&str, &str)> = GENEROUS.to_vec();
-    settings.extend_from_slice(overrides);
-    let (ctx, _) = context(store, &settings);
-    (Gateway::new(&ctx), ctx)
-}
-
-async fn signup(api: &Gateway, email: &str) -> TestResponse {
-    let body = json!({"name": "Ada Lovelace", "email": email, "password": PASSWORD});
-    api.send(json_request("POST", "/v1/auth/signup", &body))
-        .await
-}
-
-async fn login(api: &Gateway, email: &str, password: &str) -> TestResponse {
-    api.send(json_request(
-        "POST",
-        "/v1/auth/login",
-        &json!({"email": email, "password": password}),
-    ))
-    .await
-}
-
-async fn refresh(api: &Gateway, token: &str) -> TestResponse {
-    api.send(json_request(
-        "POST",
-        "/v1/auth/refresh",
-        &json!({"refresh_token": token}),
-    ))
-    .await
-}
-
-fn with_bearer(
-    mut req: http::Request<axum::body::Body>,
-    token: &str,
-) -> http::Request<axum::body::Body> {
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    req
-}
-
-async fn me(api: &Gateway, access: &str) -> TestResponse {
-    api.send(with_bearer(request("GET", "/v1/auth/me"), access))
-        .await
-}
-
-fn tokens(response: &TestResponse) -> (String, String) {
-    let body = response.json();
-    (
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned(),
-        body["refresh_token"]
-            .as_str()
-            .expect("refresh_token")
-            .to_owned(),
-    )
-}
 
 async fn signup_creates_an_account_and_signs_it_in(t: TestStore) {
     let api = api(&t, &[]);
@@ -429,25 +354,6 @@ async fn protected_endpoints_refuse_missing_and_wrong_tokens(t: TestStore) {
             .insert("authorization", wrong.parse().unwrap());
         api.send(req).await.assert_error(401, "UNAUTHORIZED");
     }
-}
-
-async fn sequential_calls(
-    api: &Gateway,
-    mut req: http::Request<axum::body::Body>,
-    id: &str,
-) -> (u16, i64, i64) {
-    req.headers_mut()
-        .insert("x-request-id", id.parse().unwrap());
-    let status = api.send(req).await.status.as_u16();
-    let line = logs_for_request(id)
-        .into_iter()
-        .find(|l| l["message"] == "request completed")
-        .expect("access log line");
-    (
-        status,
-        line["store_calls"].as_i64().unwrap(),
-        line["store_sequential_calls"].as_i64().unwrap(),
-    )
 }
 
 async fn round_trips_stay_within_their_budget(t: TestStore) {
@@ -949,40 +855,6 @@ async fn a_role_change_applies_at_once(t: TestStore) {
         again.json()["user"]["roles"],
         json!(["STUDENT", "REVIEWER"])
     );
-}
-
-fn reset_token(ctx: &shared::AppContext, email: &str) -> String {
-    let messages = shared::testkit::outbox(ctx);
-    let message = messages
-        .iter()
-        .rev()
-        .find(|m| m.to == email)
-        .expect("a reset message");
-    let start = message.text.find("?token=").expect("a reset link") + "?token=".len();
-    message.text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-async fn request_reset(api: &Gateway, email: &str) -> TestResponse {
-    api.send(json_request(
-        "POST",
-        "/v1/auth/password-reset/request",
-        &json!({"email": email}),
-    ))
-    .await
-}
-
-async fn confirm_reset(api: &Gateway, token: &str, password: &str) -> TestResponse {
-    let body = json!({"token": token, "new_password": password});
-    api.send(json_request(
-        "POST",
-        "/v1/auth/password-reset/confirm",
-        &body,
-    ))
-    .await
 }
 
 async fn a_password_reset_works_once_and_ends_every_session(t: TestStore) {

@@ -1,7 +1,5 @@
 //! The auth function: accounts, passwords, tokens and sessions, for both products.
 
-pub mod cookies;
-mod origin;
 pub mod routes;
 pub mod seed;
 

@@ -12,11 +12,12 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 
-use super::sessions::session_key;
+use super::sessions::{Session, session_key, sessions_in};
+use super::users::{self, User};
 use crate::AppContext;
 use crate::auth::{Claims, Role, TokenType};
 use crate::http::{ApiError, ErrorCode};
-use crate::store::{Condition, Key, Write};
+use crate::store::{Condition, Item, Key, Query, Write};
 
 /// A verified access token.
 #[derive(Clone, Debug)]
@@ -116,8 +117,93 @@ impl Bearer {
         }
     }
 
+    /// Commits `writes`, which carry conditions of their own, only while the caller's session is
+    /// live: 401 when it is gone; [`Outcome::Conflict`] with the index (in `writes`) of the
+    /// write whose condition failed otherwise.
+    pub async fn transact_checked(
+        &self,
+        ctx: &AppContext,
+        writes: Vec<Write>,
+    ) -> Result<Outcome, ApiError> {
+        let mut all = Vec::with_capacity(writes.len() + 1);
+        all.push(self.session_guard());
+        all.extend(writes);
+        match ctx.store.transact(all).await {
+            Ok(()) => Ok(Outcome::Committed),
+            Err(crate::store::StoreError::ConditionFailed { index: Some(0) }) => {
+                Err(unauthorized())
+            }
+            Err(crate::store::StoreError::ConditionFailed { index }) => Ok(Outcome::Conflict {
+                index: index.map(|i| i - 1),
+            }),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The caller's account in one query of their partition (profile, sessions, second
+    /// factor…), which is also the session check: 401 when the session or the account is gone.
+    pub async fn account(&self, ctx: &AppContext) -> Result<Account, ApiError> {
+        let partition = ctx
+            .store
+            .query(Query::table(users::user_partition(self.user_id())).limit(1000))
+            .await?;
+        let session = self.session_key();
+        if !partition
+            .items
+            .iter()
+            .any(|i| i.key().as_ref() == Some(&session))
+        {
+            return Err(unauthorized());
+        }
+        let user = users::profile_in(&partition.items)?
+            .filter(|user| !user.disabled)
+            .ok_or_else(unauthorized)?;
+        Ok(Account {
+            user,
+            items: partition.items,
+        })
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.claims.roles.contains(&role)
+    }
+}
+
+/// How a [`Bearer::transact_checked`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Committed,
+    /// A condition failed: the write at `index`, when the store says which.
+    Conflict {
+        index: Option<usize>,
+    },
+}
+
+/// The signed-in caller's account and the items of their partition.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub user: User,
+    pub items: Vec<Item>,
+}
+
+impl Account {
+    pub fn sessions(&self) -> Result<Vec<Session>, ApiError> {
+        Ok(sessions_in(&self.items)?)
+    }
+
+    /// The account's sessions other than `session_id`.
+    pub fn other_sessions(&self, session_id: &str) -> Result<Vec<Session>, ApiError> {
+        let mut sessions = self.sessions()?;
+        sessions.retain(|s| s.id != session_id);
+        Ok(sessions)
+    }
+
+    /// When the account disappears by itself (demo accounts): what it creates must go with it.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.items
+            .iter()
+            .find(|i| i.key().is_some_and(|k| k.sk == users::PROFILE))
+            .and_then(Item::expires_at)
     }
 }
 

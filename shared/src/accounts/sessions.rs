@@ -84,6 +84,28 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
+/// A signed-in answer: the token pair and the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedIn {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: User,
+}
+
+impl SignedIn {
+    /// The answer, with the refresh token also set as an HttpOnly cookie.
+    pub fn respond(self, ctx: &AppContext, status: http::StatusCode) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let cookie = super::cookies::set(ctx, &self.tokens.refresh_token);
+        (
+            status,
+            [(http::header::SET_COOKIE, cookie)],
+            axum::Json(self),
+        )
+            .into_response()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// Unknown, expired, already used in a race, or its session is gone.

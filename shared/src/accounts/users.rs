@@ -18,6 +18,8 @@ use crate::store::{Condition, Item, Key, Write};
 pub const PROFILE: &str = "PROFILE";
 pub const CREDENTIAL: &str = "CREDENTIAL";
 pub const USERS_INDEX: &str = "USERS";
+/// Profile attribute: epoch seconds of the last password change.
+pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";
 
 pub fn profile_key(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), PROFILE)
@@ -108,6 +110,15 @@ pub fn create_writes(
             condition: Some(Condition::NotExists),
         },
     ])
+}
+
+/// When the password last changed (epoch seconds), from a page of the user's partition:
+/// reset links and pending sign-ins from before it are dead.
+pub fn password_changed_at(items: &[Item]) -> Option<i64> {
+    items
+        .iter()
+        .find(|i| i.key().is_some_and(|k| k.sk == PROFILE))
+        .and_then(|i| i.get_i64(PASSWORD_CHANGED_AT))
 }
 
 /// Finds the profile in a page of the user's partition.

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: wrong email or password (never says which).
     InvalidCredentials,
+    /// 401: the second step of a sign-in got a wrong or already used code.
+    InvalidMfaCode,
     /// 403: signed in, but without a role the endpoint requires.
     Forbidden,
     /// 409: an account with this email exists.
@@ -50,6 +52,7 @@ impl ErrorCode {
             Self::HttpError => "HTTP_ERROR",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidMfaCode => "INVALID_MFA_CODE",
             Self::Forbidden => "FORBIDDEN",
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::RateLimited => "RATE_LIMITED",

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod origin;
 pub mod request_id;
 
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use tracing::Instrument;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, FieldError};
 pub use extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery};
+pub use origin::ClientOrigin;
 pub use request_id::RequestId;
 
 use crate::app::AppContext;

@@ -287,3 +287,17 @@ macro_rules! on_both_backends {
 pub fn outbox(ctx: &crate::AppContext) -> Vec<crate::mailer::Message> {
     crate::mailer::OutboxMailer::new(ctx.settings.local_data_dir.join("outbox")).messages()
 }
+
+/// The code an authenticator app shows at `now` (epoch seconds) for the base32 `secret` of a
+/// setup answer, with the default shape (6 digits, 30 seconds).
+pub fn totp_code(secret: &str, now: i64) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret)
+        .expect("base32 secret")
+        .as_ref()
+        .to_vec();
+    let shape = crate::mfa::Shape {
+        digits: 6,
+        period: 30,
+    };
+    crate::mfa::totp::code_at(shape, &secrecy::SecretSlice::from(bytes), now).expect("a code")
+}

@@ -14,7 +14,7 @@ use shared::http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorCode};
 use shared::store::{Condition, Cursor, Query, StoreError, Update, Write};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::origin::ClientOrigin;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

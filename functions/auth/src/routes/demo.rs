@@ -14,8 +14,8 @@ use shared::metrics::Metric;
 use shared::store::{EXPIRES_AT, Write};
 use utoipa::ToSchema;
 
-use super::SignedIn;
-use crate::origin::ClientOrigin;
+use shared::accounts::SignedIn;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DemoSession {
@@ -80,7 +80,7 @@ pub async fn demo(
     let demo_expires_at = jiff::Timestamp::from_second(expires_at)
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let cookie = crate::cookies::set(&ctx, &tokens.refresh_token);
+    let cookie = shared::accounts::cookies::set(&ctx, &tokens.refresh_token);
     let body = DemoSession {
         signed_in: SignedIn { tokens, user },
         demo_expires_at,

@@ -19,8 +19,8 @@ use shared::metrics::Metric;
 use shared::store::{Query, Update, Write};
 use utoipa::ToSchema;
 
-use super::SignedIn;
-use crate::origin::ClientOrigin;
+use shared::accounts::SignedIn;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -100,7 +100,15 @@ pub async fn login(
             let user_id = credential.as_ref().map(|c| c.user_id.as_str());
             shared::audit::record(&ctx, "auth.login.failure", user_id, &origin);
             attempt(&ctx, "failure");
-            record_failure(&ctx, &email, &ip, user_id, &origin).await?;
+            lockout::record_sign_in_failure(
+                &ctx,
+                "auth.login.failure",
+                &email,
+                &ip,
+                user_id,
+                &origin,
+            )
+            .await?;
             return Err(invalid_credentials());
         }
     };
@@ -176,56 +184,6 @@ fn attempt(ctx: &AppContext, result: &'static str) {
         &[Metric::count("authentication_attempts_total")],
         &[],
     );
-}
-
-/// Counts a failed sign-in against the email and the address; locks them at their thresholds.
-pub(crate) async fn record_failure(
-    ctx: &AppContext,
-    email: &Subject,
-    ip: &Subject,
-    user_id: Option<&str>,
-    origin: &shared::accounts::Origin,
-) -> Result<(), ApiError> {
-    let settings = &ctx.settings.lockout;
-    let email_policy = lockout::Policy {
-        threshold: settings.email_threshold,
-        lock_ttl: settings.email_lock_ttl,
-        escalation: None,
-    };
-    let ip_policy = lockout::Policy {
-        threshold: settings.ip_threshold,
-        lock_ttl: settings.ip_lock_ttl,
-        escalation: settings
-            .ip_lock_escalation
-            .then_some(settings.ip_lock_max_ttl),
-    };
-    // A known account keeps the failure in its own history, in the same step.
-    let history = async {
-        match user_id {
-            Some(id) => {
-                let shared::store::Write::Put { item, .. } =
-                    shared::audit::history_write(ctx, "auth.login.failure", id, origin)
-                else {
-                    return Ok(());
-                };
-                ctx.store.put(item, None).await
-            }
-            None => Ok(()),
-        }
-    };
-    let (email_locked, ip_locked, history) = tokio::join!(
-        lockout::record_failure(ctx, "login", email, email_policy),
-        lockout::record_failure(ctx, "login", ip, ip_policy),
-        history,
-    );
-    history?;
-    if email_locked? {
-        shared::audit::security(ctx, "auth.lockout.trigger", user_id, origin);
-    }
-    if ip_locked? {
-        shared::audit::security(ctx, "auth.lockout.trigger", None, origin);
-    }
-    Ok(())
 }
 
 fn anyhow_missing_profile(user_id: &str) -> std::io::Error {

@@ -12,7 +12,7 @@ use shared::http::{ApiError, ApiJsonOrDefault};
 use shared::store::Query;
 use utoipa::ToSchema;
 
-use crate::origin::ClientOrigin;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LogoutRequest {
@@ -37,7 +37,7 @@ pub async fn logout(
 ) -> Result<axum::response::Response, ApiError> {
     let presented = body
         .refresh_token
-        .or_else(|| crate::cookies::token(&headers))
+        .or_else(|| shared::accounts::cookies::token(&headers))
         .unwrap_or_default();
     match sessions::revoke_by_refresh_token(&ctx, &presented).await {
         Ok(Some(user_id)) => shared::audit::record(&ctx, "auth.logout", Some(&user_id), &origin),
@@ -47,7 +47,10 @@ pub async fn logout(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        [(http::header::SET_COOKIE, crate::cookies::clear(&ctx))],
+        [(
+            http::header::SET_COOKIE,
+            shared::accounts::cookies::clear(&ctx),
+        )],
     )
         .into_response())
 }

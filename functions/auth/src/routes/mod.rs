@@ -10,36 +10,6 @@ pub mod reset;
 pub mod sessions;
 pub mod signup;
 
-use serde::Serialize;
-use shared::accounts::{TokenPair, User};
-use utoipa::ToSchema;
-
-/// A signed-in answer: the token pair and the account.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SignedIn {
-    #[serde(flatten)]
-    pub tokens: TokenPair,
-    pub user: User,
-}
-
-impl SignedIn {
-    /// The answer, with the refresh token also set as an HttpOnly cookie.
-    pub fn respond(
-        self,
-        ctx: &shared::AppContext,
-        status: http::StatusCode,
-    ) -> axum::response::Response {
-        use axum::response::IntoResponse;
-        let cookie = crate::cookies::set(ctx, &self.tokens.refresh_token);
-        (
-            status,
-            [(http::header::SET_COOKIE, cookie)],
-            axum::Json(self),
-        )
-            .into_response()
-    }
-}
-
 /// Checks `password` against the policy (a 422 on `body.new_password`) and returns the write that
 /// stores its hash in `email`'s credential.
 pub async fn new_password_write(
@@ -74,5 +44,4 @@ pub fn password_changed_write(ctx: &shared::AppContext, user_id: &str) -> shared
     }
 }
 
-/// Profile attribute: epoch seconds of the last password change.
-pub const PASSWORD_CHANGED_AT: &str = "password_changed_at";
+pub use shared::accounts::users::PASSWORD_CHANGED_AT;

@@ -6,16 +6,15 @@ use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
 use shared::abuse::{Subject, lockout};
+use shared::accounts::Bearer;
 use shared::accounts::principal::unauthorized;
-use shared::accounts::sessions::{self, sessions_in};
+use shared::accounts::sessions;
 use shared::accounts::users::{self, Credential};
-use shared::accounts::{Bearer, User};
 use shared::auth::{Email, Password, Verification};
 use shared::http::{ApiError, ApiJson};
-use shared::store::Query;
 use utoipa::ToSchema;
 
-use crate::origin::ClientOrigin;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
@@ -41,15 +40,8 @@ pub async fn change_password(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let partition = ctx
-        .store
-        .query(Query::table(users::user_partition(bearer.user_id())).limit(1000))
-        .await?;
-    let sessions = sessions_in(&partition.items)?;
-    if !sessions.iter().any(|s| s.id == bearer.session_id()) {
-        return Err(unauthorized());
-    }
-    let user: User = users::profile_in(&partition.items)?.ok_or_else(unauthorized)?;
+    let account = bearer.account(&ctx).await?;
+    let user = &account.user;
     let email = Email::parse(&user.email)
         .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
     let credential_key = users::credential_key(&email);
@@ -76,7 +68,15 @@ pub async fn change_password(
             &origin,
         );
         let ip = Subject::ip(&origin);
-        super::login::record_failure(&ctx, &subject, &ip, Some(bearer.user_id()), &origin).await?;
+        lockout::record_sign_in_failure(
+            &ctx,
+            "auth.password.change_failed",
+            &subject,
+            &ip,
+            Some(bearer.user_id()),
+            &origin,
+        )
+        .await?;
         return Err(ApiError::invalid_field(
             "body.current_password",
             "is not the current password",
@@ -87,10 +87,7 @@ pub async fn change_password(
         super::password_changed_write(&ctx, bearer.user_id()),
         shared::audit::history_write(&ctx, "auth.password.changed", bearer.user_id(), &origin),
     ];
-    let others: Vec<_> = sessions
-        .into_iter()
-        .filter(|s| s.id != bearer.session_id())
-        .collect();
+    let others = account.other_sessions(bearer.session_id())?;
     // Room for the session guard Bearer::transact adds.
     let fit = sessions::closable_in(writes.len(), 1).min(others.len());
     for other in &others[..fit] {

@@ -8,8 +8,8 @@ use shared::accounts::sessions::{self, SessionError};
 use shared::http::{ApiError, ApiJsonOrDefault, ErrorCode};
 use utoipa::ToSchema;
 
-use super::SignedIn;
-use crate::origin::ClientOrigin;
+use shared::accounts::SignedIn;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshRequest {
@@ -37,7 +37,7 @@ pub async fn refresh(
 ) -> Result<axum::response::Response, ApiError> {
     let presented = body
         .refresh_token
-        .or_else(|| crate::cookies::token(&headers))
+        .or_else(|| shared::accounts::cookies::token(&headers))
         .ok_or_else(|| {
             ApiError::invalid_field(
                 "body.refresh_token",

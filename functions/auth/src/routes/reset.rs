@@ -15,7 +15,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::AppContext;
-use shared::abuse::{self, Subject};
+use shared::abuse::{self, Subject, lockout};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
 use shared::auth::tokens::{new_opaque_token, opaque_token_digest};
@@ -25,7 +25,7 @@ use shared::mailer::Message;
 use shared::store::{Condition, Item, Key, Query, StoreError, Write};
 use utoipa::ToSchema;
 
-use crate::origin::ClientOrigin;
+use shared::http::ClientOrigin;
 
 fn reset_key(digest: &str) -> Key {
     Key::new(format!("RESET#{digest}"), "RESET")
@@ -131,7 +131,7 @@ pub struct ResetConfirm {
     pub new_password: Password,
     /// A TOTP or backup code: required when the account has MFA on.
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<shared::mfa::Code>,
 }
 
 fn invalid_token() -> ApiError {
@@ -169,11 +169,7 @@ pub async fn confirm_reset(
     let partition = partition?;
     let user = users::profile_in(&partition.items)?.ok_or_else(invalid_token)?;
     // A link issued before the last password change is dead.
-    let changed_at = partition
-        .items
-        .iter()
-        .find(|i| i.key().is_some_and(|k| k.sk == users::PROFILE))
-        .and_then(|i| i.get_i64(super::PASSWORD_CHANGED_AT));
+    let changed_at = users::password_changed_at(&partition.items);
     if changed_at.is_some_and(|at| {
         record
             .get_i64("issued_at")
@@ -184,19 +180,24 @@ pub async fn confirm_reset(
     if user.disabled {
         return Err(invalid_token());
     }
-    if user.mfa_enabled && body.code.is_none() {
-        // A reset must not bypass the second factor.
-        return Err(ApiError::invalid_field(
-            "body.code",
-            "a TOTP or backup code is required",
-        ));
-    }
-    if user.mfa_enabled {
-        return Err(ApiError::invalid_field("body.code", "is not a valid code"));
-    }
     let email = Email::parse(&user.email).map_err(|_| invalid_token())?;
+    // A reset must not bypass the second factor: the code is spent with the reset.
+    let mut writes = if user.mfa_enabled {
+        second_factor(
+            &ctx,
+            &user.id,
+            &email,
+            &partition.items,
+            body.code.as_ref(),
+            &origin,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    let proof_writes = writes.len();
     let password_write = super::new_password_write(&ctx, &email, &body.new_password).await?;
-    let mut writes = vec![
+    writes.extend([
         Write::Delete {
             key,
             condition: Some(Condition::Exists),
@@ -204,7 +205,7 @@ pub async fn confirm_reset(
         password_write,
         super::password_changed_write(&ctx, &user.id),
         shared::audit::history_write(&ctx, "auth.password_reset.completed", &user.id, &origin),
-    ];
+    ]);
     let all_sessions = sessions_in(&partition.items)?;
     let fit = sessions::closable_in(writes.len(), 0).min(all_sessions.len());
     for session in &all_sessions[..fit] {
@@ -212,6 +213,10 @@ pub async fn confirm_reset(
     }
     match ctx.store.transact(writes).await {
         Ok(()) => {}
+        // A parallel request spent the code first.
+        Err(StoreError::ConditionFailed { index: Some(i) }) if i < proof_writes => {
+            return Err(shared::mfa::MfaError::InvalidCode.into());
+        }
         // Another request used the token first.
         Err(StoreError::ConditionFailed { .. }) => return Err(invalid_token()),
         Err(err) => return Err(err.into()),
@@ -224,4 +229,45 @@ pub async fn confirm_reset(
         &origin,
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the second factor of an account with MFA on; returns the writes that spend it.
+/// Wrong codes count against the sign-in lockout, like wrong passwords.
+async fn second_factor(
+    ctx: &AppContext,
+    user_id: &str,
+    email: &Email,
+    items: &[shared::store::Item],
+    code: Option<&shared::mfa::Code>,
+    origin: &shared::accounts::Origin,
+) -> Result<Vec<Write>, ApiError> {
+    use shared::mfa::{Enrollment, MfaError, Proof};
+    let code = code
+        .ok_or_else(|| ApiError::invalid_field("body.code", "a TOTP or backup code is required"))?;
+    let subjects = (Subject::email(ctx, email), Subject::ip(origin));
+    if let Some(retry_after) = lockout::sign_in_locked(ctx, &subjects.0, &subjects.1).await? {
+        return Err(ApiError::locked(retry_after));
+    }
+    let checked = match Enrollment::in_partition(items)? {
+        Some(enrollment) => enrollment.check(ctx, user_id, items, &Proof::either(code.expose())),
+        None => Err(MfaError::InvalidCode),
+    };
+    match checked {
+        Ok(accepted) => Ok(accepted.writes(user_id, Vec::new())),
+        Err(MfaError::InvalidCode) => {
+            const EVENT: &str = "auth.mfa.verify.failure";
+            shared::audit::security(ctx, EVENT, Some(user_id), origin);
+            lockout::record_sign_in_failure(
+                ctx,
+                EVENT,
+                &subjects.0,
+                &subjects.1,
+                Some(user_id),
+                origin,
+            )
+            .await?;
+            Err(MfaError::InvalidCode.into())
+        }
+        Err(err) => Err(err.into()),
+    }
 }

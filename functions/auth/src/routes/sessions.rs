@@ -15,7 +15,7 @@ use shared::metrics::Metric;
 use shared::store::Query;
 use utoipa::ToSchema;
 
-use crate::origin::ClientOrigin;
+use shared::http::ClientOrigin;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionStatus {

@@ -12,8 +12,8 @@ use shared::http::{ApiError, ApiJson, ErrorCode};
 use shared::store::StoreError;
 use utoipa::ToSchema;
 
-use super::SignedIn;
-use crate::origin::ClientOrigin;
+use shared::accounts::SignedIn;
+use shared::http::ClientOrigin;
 
 /// Longest display name, in characters.
 const MAX_NAME: usize = 100;

@@ -1,10 +1,10 @@
 //! Where a request comes from: API Gateway's source IP (never a header the client sets) and the
 //! user agent, for session lists and audit events.
 
+use crate::accounts::Origin;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use lambda_http::request::RequestContext;
-use shared::accounts::Origin;
 
 /// Longest user agent kept.
 const MAX_USER_AGENT: usize = 256;

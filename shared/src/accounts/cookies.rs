@@ -2,9 +2,9 @@
 //! `Secure` and `SameSite=Strict` in prod (`Lax` otherwise, so plain-HTTP local development
 //! works). Refresh and logout read it when the body carries no token.
 
+use crate::AppContext;
+use crate::config::Environment;
 use http::{HeaderMap, HeaderValue, header};
-use shared::AppContext;
-use shared::config::Environment;
 
 pub const NAME: &str = "refresh_token";
 

@@ -1,0 +1,113 @@
+//! `POST /v1/auth/mfa/backup-codes/regenerate`: a new batch of backup codes, confirmed with a
+//! TOTP code (a backup code cannot mint more backup codes). The batch is part of every code's
+//! stored HMAC, so the moment the new batch is current, every older code stops working.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use shared::AppContext;
+use shared::accounts::Bearer;
+use shared::accounts::principal::Outcome;
+use shared::http::{ApiError, ApiJson, ClientOrigin};
+use shared::mfa::{self, Code, Method, MfaError, Proof, backup};
+use shared::store::{Update, Write};
+use utoipa::ToSchema;
+
+use super::{BackupCodes, attempt, enrolled, record_failure, refuse_if_locked, subjects};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegenerateRequest {
+    /// The authenticator's current code.
+    pub code: Code,
+}
+
+/// Replace the backup codes.
+#[utoipa::path(
+    post,
+    path = "/backup-codes/regenerate",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = RegenerateRequest,
+    responses(
+        (status = 200, description = "The new backup codes, shown this once; the old ones no longer work", body = BackupCodes),
+        (status = 409, description = "Two-factor authentication is off", body = shared::http::ErrorBody),
+        (status = 422, description = "`code` is wrong or already used", body = shared::http::ErrorBody),
+        (status = 429, description = "`ACCOUNT_LOCKED` after repeated failures", body = shared::http::ErrorBody),
+    )
+)]
+pub async fn regenerate(
+    State(ctx): State<AppContext>,
+    bearer: Bearer,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<RegenerateRequest>,
+) -> Result<Json<BackupCodes>, ApiError> {
+    let account = bearer.account(&ctx).await?;
+    let user_id = bearer.user_id();
+    let enrollment = enrolled(&account)?;
+    let subjects = subjects(&ctx, &account.user.email, &origin)?;
+    refuse_if_locked(&ctx, &subjects, Method::Totp).await?;
+    let proof = Proof::Totp(body.code.expose().to_owned());
+    let accepted = match enrollment.check(&ctx, user_id, &account.items, &proof) {
+        Ok(accepted) => accepted,
+        Err(MfaError::InvalidCode) => {
+            record_failure(&ctx, user_id, &subjects, &origin, Method::Totp).await?;
+            return Err(MfaError::InvalidCode.into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let old_codes = mfa::backup_keys_in(&account.items);
+    let count = ctx.settings.mfa.backup_codes_count;
+    let codes = backup::generate(count);
+    let batch = uuid::Uuid::new_v4().to_string();
+    let mut writes = accepted.writes(
+        user_id,
+        vec![
+            Update::set("backup_batch", batch.clone()),
+            Update::set("backup_codes_remaining", i64::from(count)),
+        ],
+    );
+    writes.extend(mfa::backup_batch_writes(
+        &ctx,
+        user_id,
+        &batch,
+        &codes,
+        account.expires_at(),
+    ));
+    writes.push(shared::audit::history_write(
+        &ctx,
+        "auth.mfa.backup_codes.regenerated",
+        user_id,
+        &origin,
+    ));
+    if let Outcome::Conflict { .. } = bearer.transact_checked(&ctx, writes).await? {
+        // The code was used by a parallel request first.
+        record_failure(&ctx, user_id, &subjects, &origin, Method::Totp).await?;
+        return Err(MfaError::InvalidCode.into());
+    }
+    // The old codes can no longer be found; removing their items is housekeeping.
+    for chunk in old_codes.chunks(100) {
+        let deletes = chunk
+            .iter()
+            .map(|key| Write::Delete {
+                key: key.clone(),
+                condition: None,
+            })
+            .collect();
+        if let Err(err) = ctx.store.transact(deletes).await {
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "old backup codes left in place"
+            );
+        }
+    }
+    shared::audit::record(
+        &ctx,
+        "auth.mfa.backup_codes.regenerated",
+        Some(user_id),
+        &origin,
+    );
+    attempt(&ctx, "success", Method::Totp);
+    Ok(Json(BackupCodes {
+        backup_codes: codes,
+    }))
+}

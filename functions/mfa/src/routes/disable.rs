@@ -1,0 +1,198 @@
+//! `POST /v1/auth/mfa/disable`: MFA off, confirmed with the password or a code (TOTP or backup
+//! code, for someone who lost the phone). The secret and every backup code are deleted, and the
+//! caller's other sessions end.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use shared::AppContext;
+use shared::accounts::principal::Outcome;
+use shared::accounts::users::{self, Credential};
+use shared::accounts::{Bearer, sessions};
+use shared::auth::{Email, Password, Verification};
+use shared::http::{ApiError, ApiJson, ClientOrigin};
+use shared::mfa::{self, Code, Method, MfaError, Proof};
+use shared::store::{Condition, Update, Write};
+use utoipa::ToSchema;
+
+use super::status::MfaStatus;
+use super::{attempt, enrolled, record_failure, refuse_if_locked, subjects};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisableRequest {
+    /// The account's password…
+    #[serde(default)]
+    pub password: Option<Password>,
+    /// …or a TOTP or backup code.
+    #[serde(default)]
+    pub code: Option<Code>,
+}
+
+enum Confirmation {
+    Password(Password),
+    Code(Proof),
+}
+
+/// Turn two-factor authentication off.
+#[utoipa::path(
+    post,
+    path = "/disable",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = DisableRequest,
+    responses(
+        (status = 200, description = "MFA is off; the caller's other sessions are ended", body = MfaStatus),
+        (status = 409, description = "Two-factor authentication is already off", body = shared::http::ErrorBody),
+        (status = 422, description = "Neither or both of `password` and `code`, or the one given is wrong", body = shared::http::ErrorBody),
+        (status = 429, description = "`ACCOUNT_LOCKED` after repeated failures", body = shared::http::ErrorBody),
+    )
+)]
+pub async fn disable(
+    State(ctx): State<AppContext>,
+    bearer: Bearer,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<DisableRequest>,
+) -> Result<Json<MfaStatus>, ApiError> {
+    let confirmation = match (body.password, body.code) {
+        (Some(password), None) => Confirmation::Password(password),
+        (None, Some(code)) => Confirmation::Code(Proof::either(code.expose())),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "give exactly one of `password` and `code`",
+            ));
+        }
+    };
+    let method = match &confirmation {
+        Confirmation::Password(_) => None,
+        Confirmation::Code(proof) => Some(proof.method()),
+    };
+    let account = bearer.account(&ctx).await?;
+    let user_id = bearer.user_id();
+    let enrollment = enrolled(&account)?;
+    let subjects = subjects(&ctx, &account.user.email, &origin)?;
+    refuse_if_locked(&ctx, &subjects, method.unwrap_or(Method::Totp)).await?;
+
+    let (mut writes, proof_writes) = match confirmation {
+        Confirmation::Password(password) => {
+            if !password_matches(&ctx, &account.user.email, &password).await? {
+                shared::audit::security(&ctx, "auth.mfa.disable_failed", Some(user_id), &origin);
+                shared::abuse::lockout::record_sign_in_failure(
+                    &ctx,
+                    "auth.mfa.disable_failed",
+                    &subjects.0,
+                    &subjects.1,
+                    Some(user_id),
+                    &origin,
+                )
+                .await?;
+                return Err(ApiError::invalid_field(
+                    "body.password",
+                    "is not the account's password",
+                ));
+            }
+            let delete = Write::Delete {
+                key: mfa::enrollment_key(user_id),
+                condition: Some(Condition::Exists),
+            };
+            (vec![delete], 1)
+        }
+        Confirmation::Code(proof) => {
+            match enrollment.check(&ctx, user_id, &account.items, &proof) {
+                Ok(accepted) => {
+                    let count = accepted.write_count();
+                    (accepted.writes_deleting(user_id), count)
+                }
+                Err(MfaError::InvalidCode) => {
+                    record_failure(&ctx, user_id, &subjects, &origin, proof.method()).await?;
+                    return Err(MfaError::InvalidCode.into());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    };
+    writes.extend([
+        Write::Update {
+            key: users::profile_key(user_id),
+            updates: vec![Update::set("mfa_enabled", false)],
+            condition: Some(Condition::Exists),
+        },
+        Write::Delete {
+            key: mfa::setup_key(user_id),
+            condition: None,
+        },
+        shared::audit::history_write(&ctx, "auth.mfa.disabled", user_id, &origin),
+    ]);
+    // Every backup code goes (the one spent as proof is already deleted above).
+    let spent: Vec<_> = writes.iter().filter_map(Write::key).collect();
+    let codes: Vec<_> = mfa::backup_keys_in(&account.items)
+        .into_iter()
+        .filter(|key| !spent.contains(key))
+        .collect();
+    let code_deletes = |keys: &[shared::store::Key]| -> Vec<Write> {
+        keys.iter()
+            .map(|key| Write::Delete {
+                key: key.clone(),
+                condition: None,
+            })
+            .collect()
+    };
+    // Room for the session guard; what does not fit goes right after.
+    let room = shared::store::MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + 1);
+    let codes_now = room.min(codes.len());
+    writes.extend(code_deletes(&codes[..codes_now]));
+    let others = account.other_sessions(bearer.session_id())?;
+    let fit = sessions::closable_in(writes.len(), 1).min(others.len());
+    for other in &others[..fit] {
+        writes.extend(sessions::close(other));
+    }
+    match bearer.transact_checked(&ctx, writes).await? {
+        Outcome::Committed => {}
+        Outcome::Conflict { index: Some(i) } if i < proof_writes && method.is_some() => {
+            // The code was used by a parallel request first.
+            let method = method.unwrap_or(Method::Totp);
+            record_failure(&ctx, user_id, &subjects, &origin, method).await?;
+            return Err(MfaError::InvalidCode.into());
+        }
+        Outcome::Conflict { .. } => {
+            return Err(super::conflict(
+                "two-factor authentication was just turned off by another request",
+            ));
+        }
+    }
+    for chunk in codes[codes_now..].chunks(shared::store::MAX_TRANSACTION_WRITES) {
+        ctx.store.transact(code_deletes(chunk)).await?;
+    }
+    sessions::close_all(&ctx, &others[fit..]).await?;
+    shared::audit::record(&ctx, "auth.mfa.disabled", Some(user_id), &origin);
+    if let Some(method) = method {
+        attempt(&ctx, "success", method);
+        if method == Method::BackupCode {
+            shared::audit::security(&ctx, "auth.mfa.backup_code.used", Some(user_id), &origin);
+        }
+    }
+    Ok(Json(MfaStatus::off()))
+}
+
+async fn password_matches(
+    ctx: &AppContext,
+    email: &str,
+    password: &Password,
+) -> Result<bool, ApiError> {
+    let email = Email::parse(email)
+        .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
+    let credential: Option<Credential> = ctx
+        .store
+        .get(&users::credential_key(&email))
+        .await?
+        .map(|item| item.to_entity())
+        .transpose()?;
+    // An account without a password (provider sign-in only) still costs one hash.
+    let hash = credential.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verified = ctx
+        .passwords
+        .verify(password, hash)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(matches!(verified, Verification::Match { .. }))
+}
