@@ -444,6 +444,13 @@ impl Settings {
             backup_codes_count: r.number("MFA_BACKUP_CODES_COUNT", 10, 1, 50),
             token_ttl: r.duration("MFA_TOKEN_EXPIRE_MINUTES", 5, 1, 60, MINUTE),
         };
+        // Authenticator apps split `issuer:account` on the colon.
+        if mfa.totp_issuer.contains(':') || mfa.totp_issuer.chars().count() > 64 {
+            r.problem(
+                "MFA_TOTP_ISSUER",
+                "must be at most 64 characters, without ':'",
+            );
+        }
 
         let mail = MailSettings {
             from: r.optional("MAIL_FROM"),
@@ -931,6 +938,7 @@ mod tests {
             ("API_PREFIX", "v1/"),
             ("STORE", "postgres"),
             ("MFA_TOTP_DIGITS", "4"),
+            ("MFA_TOTP_ISSUER", "Exam:Prep"),
             ("OAUTH_MICROSOFT_CLIENT_ID", "id"),
             ("IP_LOCK_TTL", "100"),
             ("IP_LOCK_MAX_TTL", "50"),
@@ -947,6 +955,7 @@ mod tests {
             "API_PREFIX",
             "STORE",
             "MFA_TOTP_DIGITS",
+            "MFA_TOTP_ISSUER",
             "OAUTH_MICROSOFT_CLIENT_SECRET",
             "OAUTH_MICROSOFT_REDIRECT_URI",
             "IP_LOCK_MAX_TTL",
