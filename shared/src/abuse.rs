@@ -192,6 +192,14 @@ pub mod lockout {
         pub escalation: Option<Duration>,
     }
 
+    fn count_failure(ctx: &AppContext, policy: Policy) -> Vec<Update> {
+        let counting_until = ctx.clock.epoch_seconds() + secs(policy.lock_ttl);
+        vec![
+            Update::add("count", 1),
+            Update::set_if_absent(EXPIRES_AT, counting_until),
+        ]
+    }
+
     /// Counts a failure; returns `true` when this failure locked the subject (once per lock).
     pub async fn record_failure(
         ctx: &AppContext,
@@ -199,25 +207,80 @@ pub mod lockout {
         subject: &Subject,
         policy: Policy,
     ) -> Result<bool, StoreError> {
-        let now = ctx.clock.epoch_seconds();
-        let counting_until = now + secs(policy.lock_ttl);
         let fails = ctx
             .store
-            .update(
-                &fails_key(kind, subject),
-                vec![
-                    Update::add("count", 1),
-                    Update::set_if_absent(EXPIRES_AT, counting_until),
-                ],
-                None,
-            )
+            .update(&fails_key(kind, subject), count_failure(ctx, policy), None)
             .await?
             .get_i64("count")
             .unwrap_or(0);
+        settle(ctx, kind, subject, policy, fails).await
+    }
+
+    /// Takes one of `subject`'s remaining failures before a check whose outcome is not known
+    /// yet, so that parallel checks cannot overshoot the threshold: the failure count it holds,
+    /// or `None` when none is left. A failed check settles it with [`settle`]; a successful one
+    /// commits [`clear_writes`].
+    pub async fn reserve(
+        ctx: &AppContext,
+        kind: &str,
+        subject: &Subject,
+        policy: Policy,
+    ) -> Result<Option<i64>, StoreError> {
+        let room = Condition::attribute_not_exists("count").or(Condition::compare(
+            "count",
+            crate::store::Cmp::Lt,
+            i64::from(policy.threshold),
+        ));
+        match ctx
+            .store
+            .update(
+                &fails_key(kind, subject),
+                count_failure(ctx, policy),
+                Some(room),
+            )
+            .await
+        {
+            Ok(item) => Ok(item.get_i64("count")),
+            Err(err) if err.is_condition_failed() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Returns a failure taken with [`reserve`] that turned out not to be one.
+    pub async fn give_back(
+        ctx: &AppContext,
+        kind: &str,
+        subject: &Subject,
+    ) -> Result<(), StoreError> {
+        match ctx
+            .store
+            .update(
+                &fails_key(kind, subject),
+                vec![Update::add("count", -1)],
+                Some(Condition::Exists),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_condition_failed() => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Locks `subject` when `fails` (a count from [`record_failure`] or [`reserve`]) reaches
+    /// the threshold; returns `true` when it did (once per lock).
+    pub async fn settle(
+        ctx: &AppContext,
+        kind: &str,
+        subject: &Subject,
+        policy: Policy,
+        fails: i64,
+    ) -> Result<bool, StoreError> {
         // Counts are unique under concurrency: exactly one failure reaches the threshold.
         if fails != i64::from(policy.threshold) {
             return Ok(false);
         }
+        let now = ctx.clock.epoch_seconds();
         let ttl = match policy.escalation {
             None => secs(policy.lock_ttl),
             Some(max) => {
@@ -254,23 +317,30 @@ pub mod lockout {
         }
     }
 
+    /// The lockout of sign-ins per email.
+    pub fn email_policy(ctx: &AppContext) -> Policy {
+        let settings = &ctx.settings.lockout;
+        Policy {
+            threshold: settings.email_threshold,
+            lock_ttl: settings.email_lock_ttl,
+            escalation: None,
+        }
+    }
+
     /// Counts a failed sign-in (a wrong password or second factor) against the email and the
     /// address, keeps it in the account's history as `event_type`, and locks them at their
-    /// thresholds.
+    /// thresholds. `email_reserved` is the count of a failure already taken with [`reserve`].
     pub async fn record_sign_in_failure(
         ctx: &AppContext,
         event_type: &'static str,
         email: &Subject,
+        email_reserved: Option<i64>,
         ip: &Subject,
         user_id: Option<&str>,
         origin: &crate::accounts::Origin,
     ) -> Result<(), StoreError> {
         let settings = &ctx.settings.lockout;
-        let email_policy = Policy {
-            threshold: settings.email_threshold,
-            lock_ttl: settings.email_lock_ttl,
-            escalation: None,
-        };
+        let email_policy = email_policy(ctx);
         let ip_policy = Policy {
             threshold: settings.ip_threshold,
             lock_ttl: settings.ip_lock_ttl,
@@ -292,8 +362,14 @@ pub mod lockout {
                 None => Ok(()),
             }
         };
+        let email_failure = async {
+            match email_reserved {
+                Some(fails) => settle(ctx, "login", email, email_policy, fails).await,
+                None => record_failure(ctx, "login", email, email_policy).await,
+            }
+        };
         let (email_locked, ip_locked, history) = tokio::join!(
-            record_failure(ctx, "login", email, email_policy),
+            email_failure,
             record_failure(ctx, "login", ip, ip_policy),
             history,
         );

@@ -193,6 +193,12 @@ impl Secrets {
         self
     }
 
+    /// The same secrets with another MFA key (tests of data written elsewhere).
+    pub fn with_mfa_encryption_key_for_tests(mut self, key: &str) -> Self {
+        self.mfa_encryption_key = Some(SecretString::from(key.to_owned()));
+        self
+    }
+
     pub fn token_pepper(&self) -> &SecretString {
         &self.token_pepper
     }

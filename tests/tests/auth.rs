@@ -1236,7 +1236,7 @@ async fn mfa_accounts_get_a_pending_token_that_is_no_access_token(t: TestStore) 
     // A reset cannot bypass the second factor either.
     request_reset(&api, "mfa@example.com").await;
     let token = reset_token(&ctx, "mfa@example.com");
-    let refused = confirm_reset(&api, &token, "a new password for mfa").await;
+    let refused = confirm_reset(&api, &token, "a new passphrase for this account").await;
     assert_eq!(
         refused.assert_error(422, "VALIDATION_ERROR")["details"]["errors"][0]["field"],
         "body.code"

@@ -33,6 +33,8 @@ shared::on_both_backends!(
     no_secret_or_code_reaches_a_log_line,
     attempts_are_counted_and_audited,
     round_trips_stay_within_their_budget,
+    parallel_guesses_never_overshoot_the_lockout,
+    a_pending_sign_in_dies_when_mfa_is_turned_off_and_on,
 );
 
 /// Far from every threshold, except where a test sets its own.
@@ -688,7 +690,9 @@ async fn a_password_reset_needs_the_second_factor(t: TestStore) {
     let backup = enrolled.backup_codes[0].as_str();
     let reset = api.send(confirm(Some(backup))).await;
     assert_eq!(reset.status, 204, "{}", reset.text());
-    // The backup code is spent, the password changed, MFA still on.
+    // The backup code is spent, the password changed, MFA still on. (A sign-in from the second
+    // of the change would be dead: it might have used the old password.)
+    ctx.clock.advance(Duration::from_secs(1));
     let response = login(&api, "recover@example.com", "the new reset passphrase").await;
     let pending = response.json()["mfa_token"].as_str().unwrap().to_owned();
     verify(&api, &pending, "backup_code", backup)
@@ -708,6 +712,79 @@ async fn a_password_reset_needs_the_second_factor(t: TestStore) {
         ))
         .await;
     assert_eq!(done.status, 204, "{}", done.text());
+
+    // A link allows five codes; after that even the right one needs a new link.
+    ctx.clock.advance(Duration::from_secs(31));
+    request_reset(&api, "recover@example.com").await;
+    let token = reset_token(&ctx, "recover@example.com");
+    let attempt = |code: String| {
+        let body = json!({"token": token, "new_password": "a fourth passphrase", "code": code});
+        json_request("POST", "/v1/auth/password-reset/confirm", &body)
+    };
+    for _ in 0..5 {
+        api.send(attempt("000000".into()))
+            .await
+            .assert_error(422, "VALIDATION_ERROR");
+    }
+    api.send(attempt(code_now(&ctx, &enrolled.secret)))
+        .await
+        .assert_error(400, "HTTP_ERROR");
+}
+
+async fn parallel_guesses_never_overshoot_the_lockout(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("LOGIN_FAIL_EMAIL_THRESHOLD", "3")]);
+    enroll(&api, &ctx, "overshoot@example.com").await;
+    let tokens = pending_tokens(&api, "overshoot@example.com", 10).await;
+    let requests = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| verify_request(t, "code", &format!("{:06}", 200_000 + i)))
+        .collect();
+    let (_, statuses) = successes(&Arc::new(api), requests).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (3, 7), "{statuses:?}");
+}
+
+async fn a_pending_sign_in_dies_when_mfa_is_turned_off_and_on(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("SESSION_POLICY", "multi"), NO_LOCKOUT[0]]);
+    let enrolled = enroll(&api, &ctx, "cycle@example.com").await;
+    let token = mfa_token(&api, "cycle@example.com").await;
+    let off = api
+        .send(bearer_post(
+            "/v1/auth/mfa/disable",
+            &enrolled.access,
+            &json!({"password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(off.status, 200);
+    verify(&api, &token, "code", &code_now(&ctx, &enrolled.secret))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    ctx.clock.advance(Duration::from_secs(1));
+    let secret = setup(&api, &enrolled.access).await.json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on = api
+        .send(bearer_post(
+            "/v1/auth/mfa/enable",
+            &enrolled.access,
+            &json!({"code": code_now(&ctx, &secret)}),
+        ))
+        .await;
+    assert_eq!(on.status, 200);
+    next_step(&ctx);
+    verify(&api, &token, "code", &code_now(&ctx, &secret))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let fresh = mfa_token(&api, "cycle@example.com").await;
+    assert_eq!(
+        verify(&api, &fresh, "code", &code_now(&ctx, &secret))
+            .await
+            .status,
+        200
+    );
 }
 
 /// `count` fresh `mfa_token`s of `email`'s account, signed as login signs them.

@@ -228,6 +228,19 @@ pub async fn close_all(ctx: &AppContext, sessions: &[Session]) -> Result<(), Sto
     Ok(())
 }
 
+/// [`close_all`] after a transaction whose answer must reach the client (one-time backup
+/// codes, a new token pair): a failure here is logged, not answered, since the change itself
+/// is already committed.
+pub async fn close_after_commit(ctx: &AppContext, sessions: &[Session]) {
+    if let Err(err) = close_all(ctx, sessions).await {
+        tracing::error!(
+            error = &err as &dyn std::error::Error,
+            sessions = sessions.len(),
+            "sessions left open after a committed change"
+        );
+    }
+}
+
 /// The sessions found in a page of the user's partition.
 pub fn sessions_in(items: &[Item]) -> Result<Vec<Session>, StoreError> {
     items

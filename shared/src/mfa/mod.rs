@@ -17,6 +17,7 @@
 //! of any number of parallel uses exactly one commits.
 
 pub mod backup;
+pub mod guard;
 pub mod totp;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppContext;
 use crate::accounts::users::user_partition;
 use crate::store::{Cmp, Condition, EXPIRES_AT, Item, Key, StoreError, Update, Write};
+pub use guard::Guard;
 pub use totp::Shape;
 
 pub const ENROLLMENT: &str = "MFA";
@@ -80,10 +82,20 @@ impl From<MfaError> for crate::http::ApiError {
 /// A TOTP secret, encrypted, with its shape.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredSecret {
-    /// Fernet token.
+    /// Fernet token of the base32 secret.
     secret: String,
+    #[serde(default = "default_digits")]
     digits: u32,
+    #[serde(default = "default_period")]
     period: u32,
+}
+
+fn default_digits() -> u32 {
+    6
+}
+
+fn default_period() -> u32 {
+    30
 }
 
 impl StoredSecret {
@@ -293,7 +305,7 @@ impl utoipa::PartialSchema for Code {
 impl utoipa::ToSchema for Code {}
 
 /// What the caller offers as a second factor.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Proof {
     Totp(String),
     BackupCode(String),
@@ -318,6 +330,12 @@ impl Proof {
     }
 }
 
+impl std::fmt::Debug for Proof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proof::{:?}([REDACTED])", self.method())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Totp,
@@ -331,6 +349,15 @@ impl Method {
             Self::BackupCode => "backup_code",
         }
     }
+}
+
+/// `mfa_attempts_total{result, method}`: every check of a second factor, by outcome.
+pub fn count_attempt(ctx: &AppContext, result: &'static str, method: Method) {
+    ctx.metrics.emit(
+        &[("result", result), ("method", method.as_str())],
+        &[crate::metrics::Metric::count("mfa_attempts_total")],
+        &[],
+    );
 }
 
 /// A proof that checked out, not yet spent.

@@ -1,12 +1,14 @@
 //! TOTP (RFC 6238) with totp-rs: new secrets, their `otpauth://` URI and QR code, and checking a
-//! code (±1 time step) to the step it matched. Secrets are encrypted at rest with the Fernet key
-//! `MFA_ENCRYPTION_KEY`, the format the earlier backends used, so their stored secrets still work.
+//! code (±1 time step) to the step it matched. Secrets are stored as the earlier Python backends
+//! stored them (pyotp's base32 text, encrypted with the Fernet key `MFA_ENCRYPTION_KEY`), so a
+//! secret either side wrote works on both.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretSlice};
-use totp_rs::{Algorithm, Builder, Totp};
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+use zeroize::Zeroizing;
 
 use super::MfaError;
 use crate::secrets::Secrets;
@@ -32,23 +34,28 @@ pub fn new_secret() -> SecretSlice<u8> {
     SecretSlice::from(bytes)
 }
 
-fn build(
-    shape: Shape,
-    secret: &SecretSlice<u8>,
-    issuer: Option<&str>,
-    account: &str,
-) -> Result<Totp, MfaError> {
-    let digits = u8::try_from(shape.digits).map_err(|_| MfaError::Totp("digits".into()))?;
-    Builder::new()
+fn builder(shape: Shape, secret: &SecretSlice<u8>) -> Result<Builder, MfaError> {
+    // Settings allow 6–8 digits and a period of 15–120 s; stored shapes are checked again here,
+    // since totp-rs panics on 10 digits or more and divides by the period.
+    let digits = u8::try_from(shape.digits)
+        .ok()
+        .filter(|d| (6..=8).contains(d))
+        .ok_or_else(|| MfaError::Totp(format!("unsupported digits {}", shape.digits)))?;
+    if shape.period == 0 {
+        return Err(MfaError::Totp("period 0".to_owned()));
+    }
+    Ok(Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(digits)
         .with_skew(SKEW_STEPS)
         .with_step_duration(u64::from(shape.period))
-        .with_secret(secret.expose_secret().to_vec())
-        .with_issuer(issuer)
-        .with_account_name(account)
-        .build()
-        .map_err(|err| MfaError::Totp(err.to_string()))
+        .with_secret(secret.expose_secret().to_vec()))
+}
+
+/// For checking and generating codes: also accepts the 80-bit secrets older pyotp versions
+/// made, which totp-rs's RFC check (128 bits at least) would refuse.
+fn checker(shape: Shape, secret: &SecretSlice<u8>) -> Result<Totp, MfaError> {
+    Ok(builder(shape, secret)?.build_noncompliant())
 }
 
 /// The base32 secret (for manual entry) and the `otpauth://totp/…` URI (for the QR code).
@@ -58,7 +65,11 @@ pub fn provisioning(
     issuer: &str,
     account: &str,
 ) -> Result<(String, String), MfaError> {
-    let totp = build(shape, secret, Some(issuer), account)?;
+    let totp = builder(shape, secret)?
+        .with_issuer(Some(issuer))
+        .with_account_name(account)
+        .build()
+        .map_err(|err| MfaError::Totp(err.to_string()))?;
     let uri = totp
         .to_url()
         .map_err(|err| MfaError::Totp(err.to_string()))?;
@@ -97,7 +108,7 @@ pub fn matching_step(
     if code.len() != shape.digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
     }
-    let totp = build(shape, secret, None, "")?;
+    let totp = checker(shape, secret)?;
     let now = u64::try_from(now).unwrap_or(0);
     Ok(totp
         .check(code, now)
@@ -106,7 +117,7 @@ pub fn matching_step(
 
 /// The code for `now`: what an authenticator app shows (tests, and the demo's instructions).
 pub fn code_at(shape: Shape, secret: &SecretSlice<u8>, now: i64) -> Result<String, MfaError> {
-    let totp = build(shape, secret, None, "")?;
+    let totp = checker(shape, secret)?;
     Ok(totp.generate(u64::try_from(now).unwrap_or(0)).to_string())
 }
 
@@ -117,16 +128,24 @@ fn cipher(secrets: &Secrets) -> Result<fernet::Fernet, MfaError> {
     fernet::Fernet::new(key.expose_secret()).ok_or(MfaError::NotConfigured)
 }
 
-/// The secret encrypted for storage (a Fernet token).
+/// The secret encrypted for storage: a Fernet token of its base32 text.
 pub fn encrypt(secrets: &Secrets, secret: &SecretSlice<u8>) -> Result<String, MfaError> {
-    Ok(cipher(secrets)?.encrypt(secret.expose_secret()))
+    let base32 = Zeroizing::new(Secret::from(secret.expose_secret().to_vec()).to_base32());
+    Ok(cipher(secrets)?.encrypt(base32.as_bytes()))
 }
 
 /// A stored secret, decrypted.
 pub fn decrypt(secrets: &Secrets, stored: &str) -> Result<SecretSlice<u8>, MfaError> {
-    cipher(secrets)?
-        .decrypt(stored)
-        .map(SecretSlice::from)
+    let text = Zeroizing::new(
+        cipher(secrets)?
+            .decrypt(stored)
+            .map_err(|_| MfaError::Undecryptable)?,
+    );
+    let text = std::str::from_utf8(&text).map_err(|_| MfaError::Undecryptable)?;
+    // pyotp writes upper case without padding; accept any case and padding.
+    let normalized = Zeroizing::new(text.trim().trim_end_matches('=').to_ascii_uppercase());
+    Secret::try_from_base32(normalized.as_str())
+        .map(|secret| SecretSlice::from(secret.as_ref().to_vec()))
         .map_err(|_| MfaError::Undecryptable)
 }
 
@@ -211,14 +230,51 @@ mod tests {
         let stored = encrypt(&secrets, &secret).unwrap();
         // A Fernet token (version byte 0x80), which does not contain the secret.
         assert!(stored.starts_with("gAAAAA"));
-        let base32 = totp_rs::Secret::from(secret.expose_secret().to_vec()).to_base32();
+        let base32 = Secret::from(secret.expose_secret().to_vec()).to_base32();
         assert!(!stored.contains(&base32));
+        // Inside: the base32 text, as pyotp keeps it.
+        let key = secrets
+            .mfa_encryption_key()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        let inside = fernet::Fernet::new(&key).unwrap().decrypt(&stored).unwrap();
+        assert_eq!(inside, base32.as_bytes());
         assert_eq!(
             decrypt(&secrets, &stored).unwrap().expose_secret(),
             secret.expose_secret()
         );
         assert!(matches!(
             decrypt(&Secrets::generate(), &stored),
+            Err(MfaError::Undecryptable)
+        ));
+    }
+
+    #[test]
+    fn secrets_written_by_the_python_backends_work() {
+        // Written by Python: `Fernet(key).encrypt_at_time(secret.encode(), 1700000000)` with
+        // cryptography 50.0.2, and the code pyotp 2.12.0 gives for that secret at 1700000000.
+        let key = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+        let stored = "gAAAAABlU_EAEstTILsHqCwBvT5PvqlIpWNKnS37RLjN4wsPVQMnXh_mqo7OmV4oNdAdd4LBOzLHbQXQ3WXdanUP75GoJlmomXMq0s666glx28JhiYg78kRTuKvrng-mhDp1k6H5s9G6";
+        let secrets = Secrets::generate().with_mfa_encryption_key_for_tests(key);
+        let secret = decrypt(&secrets, stored).unwrap();
+        assert_eq!(code_at(SHAPE, &secret, 1_700_000_000).unwrap(), "406058");
+        assert_eq!(
+            matching_step(SHAPE, &secret, "406058", 1_700_000_000).unwrap(),
+            Some(1_700_000_000 / 30)
+        );
+        // Older pyotp versions made 16-character (80-bit) secrets, and any case decodes.
+        let cipher = fernet::Fernet::new(key).unwrap();
+        for base32 in ["JBSWY3DPEHPK3PXP", "jbswy3dpehpk3pxp"] {
+            let secret = decrypt(&secrets, &cipher.encrypt(base32.as_bytes())).unwrap();
+            let code = code_at(SHAPE, &secret, 1_800_000_000).unwrap();
+            assert_eq!(
+                matching_step(SHAPE, &secret, &code, 1_800_000_000).unwrap(),
+                Some(60_000_000)
+            );
+        }
+        assert!(matches!(
+            decrypt(&secrets, &cipher.encrypt(b"not base32!")),
             Err(MfaError::Undecryptable)
         ));
     }

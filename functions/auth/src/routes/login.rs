@@ -16,7 +16,7 @@ use shared::accounts::users::{self, Credential};
 use shared::auth::{Email, Password, TokenType, Verification};
 use shared::http::{ApiError, ApiJson, ErrorCode};
 use shared::metrics::Metric;
-use shared::store::{Query, Update, Write};
+use shared::store::{Condition, Query, StoreError, Update, Write};
 use utoipa::ToSchema;
 
 use shared::accounts::SignedIn;
@@ -104,6 +104,7 @@ pub async fn login(
                 &ctx,
                 "auth.login.failure",
                 &email,
+                None,
                 &ip,
                 user_id,
                 &origin,
@@ -120,26 +121,16 @@ pub async fn login(
     let user = users::profile_in(&partition.items)?
         .ok_or_else(|| ApiError::internal(anyhow_missing_profile(&credential.user_id)))?;
     if user.mfa_enabled {
-        let (mfa_token, _) = ctx
-            .tokens
-            .issue(
-                TokenType::MfaPending,
-                &user.id,
-                None,
-                &[],
-                ctx.settings.mfa.token_ttl,
-                ctx.clock.epoch_seconds(),
-            )
-            .map_err(ApiError::internal)?;
-        shared::audit::record(&ctx, "auth.login.mfa_required", Some(&user.id), &origin);
-        return Ok(Json(MfaRequired {
-            mfa_required: true,
-            mfa_token,
-        })
-        .into_response());
+        return mfa_required(&ctx, &user.id, &origin);
     }
 
     let (mut writes, tokens) = sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
+    // MFA turned on since the profile was read: no session without the second factor.
+    writes.push(Write::Check {
+        key: users::profile_key(&user.id),
+        condition: Condition::eq("mfa_enabled", false),
+    });
+    let mfa_check = writes.len() - 1;
     writes.push(lockout::clear_writes("login", &email));
     writes.push(shared::audit::history_write(
         &ctx,
@@ -170,11 +161,43 @@ pub async fn login(
             condition: Some(shared::store::Condition::Exists),
         });
     }
-    ctx.store.transact(writes).await?;
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: Some(i) }) if i == mfa_check => {
+            return mfa_required(&ctx, &user.id, &origin);
+        }
+        Err(err) => return Err(err.into()),
+    }
     sessions::close_all(&ctx, &others[fit..]).await?;
     shared::audit::record(&ctx, "auth.login.success", Some(&user.id), &origin);
     attempt(&ctx, "success");
     Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
+}
+
+/// The answer for an account with MFA on: a short-lived `mfa_pending` token for
+/// `POST /v1/auth/mfa/verify`.
+fn mfa_required(
+    ctx: &AppContext,
+    user_id: &str,
+    origin: &shared::accounts::Origin,
+) -> Result<Response, ApiError> {
+    let (mfa_token, _) = ctx
+        .tokens
+        .issue(
+            TokenType::MfaPending,
+            user_id,
+            None,
+            &[],
+            ctx.settings.mfa.token_ttl,
+            ctx.clock.epoch_seconds(),
+        )
+        .map_err(ApiError::internal)?;
+    shared::audit::record(ctx, "auth.login.mfa_required", Some(user_id), origin);
+    Ok(Json(MfaRequired {
+        mfa_required: true,
+        mfa_token,
+    })
+    .into_response())
 }
 
 /// `authentication_attempts_total{result, method}`.

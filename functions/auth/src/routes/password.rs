@@ -72,6 +72,7 @@ pub async fn change_password(
             &ctx,
             "auth.password.change_failed",
             &subject,
+            None,
             &ip,
             Some(bearer.user_id()),
             &origin,

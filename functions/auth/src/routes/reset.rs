@@ -15,14 +15,14 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::AppContext;
-use shared::abuse::{self, Subject, lockout};
+use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
 use shared::auth::tokens::{new_opaque_token, opaque_token_digest};
 use shared::auth::{Email, Password};
 use shared::http::{ApiError, ApiJson};
 use shared::mailer::Message;
-use shared::store::{Condition, Item, Key, Query, StoreError, Write};
+use shared::store::{Cmp, Condition, Item, Key, Query, StoreError, Update, Write};
 use utoipa::ToSchema;
 
 use shared::http::ClientOrigin;
@@ -157,11 +157,22 @@ pub async fn confirm_reset(
     let user_id = sessions::token_user(&body.token).ok_or_else(invalid_token)?;
     let digest = opaque_token_digest(ctx.secrets.token_pepper(), &body.token);
     let key = reset_key(&digest);
-    let (record, partition) = tokio::join!(
+    let ip = Subject::ip(&origin);
+    let (record, partition, ip_limit) = tokio::join!(
         ctx.store.get(&key),
         ctx.store
             .query(Query::table(users::user_partition(user_id)).limit(1000)),
+        abuse::rate_limit(
+            &ctx,
+            "reset_confirm_ip",
+            &ip,
+            ctx.settings.rate_limits.login_ip
+        ),
     );
+    if let Some(retry_after) = ip_limit?.retry_after() {
+        shared::audit::security(&ctx, "auth.rate_limited", None, &origin);
+        return Err(ApiError::rate_limited(retry_after));
+    }
     let record = record?.ok_or_else(invalid_token)?;
     if record.get_str("user_id") != Some(user_id) {
         return Err(invalid_token());
@@ -181,22 +192,22 @@ pub async fn confirm_reset(
         return Err(invalid_token());
     }
     let email = Email::parse(&user.email).map_err(|_| invalid_token())?;
-    // A reset must not bypass the second factor: the code is spent with the reset.
-    let mut writes = if user.mfa_enabled {
-        second_factor(
-            &ctx,
-            &user.id,
-            &email,
-            &partition.items,
-            body.code.as_ref(),
-            &origin,
-        )
-        .await?
-    } else {
-        Vec::new()
-    };
-    let proof_writes = writes.len();
+    // The new password first: a weak one should not cost a second-factor attempt.
     let password_write = super::new_password_write(&ctx, &email, &body.new_password).await?;
+    // A reset must not bypass the second factor: the code is spent with the reset.
+    let factor = if user.mfa_enabled {
+        let code = body.code.as_ref().ok_or_else(|| {
+            ApiError::invalid_field("body.code", "a TOTP or backup code is required")
+        })?;
+        Some(SecondFactor::check(&ctx, &user, &key, &partition.items, code, &origin).await?)
+    } else {
+        None
+    };
+    let mut writes = factor
+        .as_ref()
+        .map(|f| f.writes.clone())
+        .unwrap_or_default();
+    let proof_writes = writes.len();
     writes.extend([
         Write::Delete {
             key,
@@ -206,6 +217,9 @@ pub async fn confirm_reset(
         super::password_changed_write(&ctx, &user.id),
         shared::audit::history_write(&ctx, "auth.password_reset.completed", &user.id, &origin),
     ]);
+    if let Some(factor) = &factor {
+        writes.extend(factor.success_writes(&ctx, &user.id, &origin));
+    }
     let all_sessions = sessions_in(&partition.items)?;
     let fit = sessions::closable_in(writes.len(), 0).min(all_sessions.len());
     for session in &all_sessions[..fit] {
@@ -215,6 +229,9 @@ pub async fn confirm_reset(
         Ok(()) => {}
         // A parallel request spent the code first.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < proof_writes => {
+            if let Some(factor) = &factor {
+                factor.failed(&ctx, &user.id, &origin).await?;
+            }
             return Err(shared::mfa::MfaError::InvalidCode.into());
         }
         // Another request used the token first.
@@ -228,46 +245,112 @@ pub async fn confirm_reset(
         Some(&user.id),
         &origin,
     );
+    if let Some(factor) = &factor {
+        factor.succeeded(&ctx, &user.id, &origin);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks the second factor of an account with MFA on; returns the writes that spend it.
-/// Wrong codes count against the sign-in lockout, like wrong passwords.
-async fn second_factor(
-    ctx: &AppContext,
-    user_id: &str,
-    email: &Email,
-    items: &[shared::store::Item],
-    code: Option<&shared::mfa::Code>,
-    origin: &shared::accounts::Origin,
-) -> Result<Vec<Write>, ApiError> {
-    use shared::mfa::{Enrollment, MfaError, Proof};
-    let code = code
-        .ok_or_else(|| ApiError::invalid_field("body.code", "a TOTP or backup code is required"))?;
-    let subjects = (Subject::email(ctx, email), Subject::ip(origin));
-    if let Some(retry_after) = lockout::sign_in_locked(ctx, &subjects.0, &subjects.1).await? {
-        return Err(ApiError::locked(retry_after));
-    }
-    let checked = match Enrollment::in_partition(items)? {
-        Some(enrollment) => enrollment.check(ctx, user_id, items, &Proof::either(code.expose())),
-        None => Err(MfaError::InvalidCode),
-    };
-    match checked {
-        Ok(accepted) => Ok(accepted.writes(user_id, Vec::new())),
-        Err(MfaError::InvalidCode) => {
-            const EVENT: &str = "auth.mfa.verify.failure";
-            shared::audit::security(ctx, EVENT, Some(user_id), origin);
-            lockout::record_sign_in_failure(
-                ctx,
-                EVENT,
-                &subjects.0,
-                &subjects.1,
-                Some(user_id),
-                origin,
-            )
-            .await?;
-            Err(MfaError::InvalidCode.into())
+/// Reset links allow this many second-factor attempts; a new link is needed after.
+const CODE_ATTEMPTS: i64 = 5;
+
+/// The second factor of a reset, checked: the writes that spend it.
+struct SecondFactor {
+    writes: Vec<Write>,
+    method: shared::mfa::Method,
+    guard: shared::mfa::Guard,
+}
+
+impl SecondFactor {
+    /// Checks `code` for `user` (MFA on), under the link's own attempt limit and the sign-in
+    /// lockout, like a login's second step.
+    async fn check(
+        ctx: &AppContext,
+        user: &shared::accounts::User,
+        reset: &Key,
+        items: &[Item],
+        code: &shared::mfa::Code,
+        origin: &shared::accounts::Origin,
+    ) -> Result<Self, ApiError> {
+        use shared::mfa::{Enrollment, Guard, MfaError, Proof};
+        let attempt_left = Condition::Exists.and(
+            Condition::attribute_not_exists("attempts").or(Condition::compare(
+                "attempts",
+                Cmp::Lt,
+                CODE_ATTEMPTS,
+            )),
+        );
+        let (attempt, guard) = tokio::join!(
+            ctx.store
+                .update(reset, vec![Update::add("attempts", 1)], Some(attempt_left)),
+            Guard::begin(ctx, &user.email, origin),
+        );
+        let guard = guard?;
+        match attempt {
+            Ok(_) => {}
+            Err(err) if err.is_condition_failed() => return Err(invalid_token()),
+            Err(err) => return Err(err.into()),
         }
-        Err(err) => Err(err.into()),
+        let proof = Proof::either(code.expose());
+        let checked = match Enrollment::in_partition(items)? {
+            Some(enrollment) => enrollment.check(ctx, &user.id, items, &proof),
+            None => Err(MfaError::InvalidCode),
+        };
+        let factor = |writes| Self {
+            writes,
+            method: proof.method(),
+            guard,
+        };
+        match checked {
+            Ok(accepted) => Ok(factor(accepted.writes(&user.id, Vec::new()))),
+            Err(MfaError::InvalidCode) => {
+                factor(Vec::new()).failed(ctx, &user.id, origin).await?;
+                Err(MfaError::InvalidCode.into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The writes that go with a successful reset: the lockout's reservation freed, the
+    /// second factor's events in the account's history.
+    fn success_writes(
+        &self,
+        ctx: &AppContext,
+        user_id: &str,
+        origin: &shared::accounts::Origin,
+    ) -> Vec<Write> {
+        let mut writes = vec![
+            self.guard.success_write(),
+            shared::audit::history_write(ctx, "auth.mfa.verify.success", user_id, origin),
+        ];
+        if self.method == shared::mfa::Method::BackupCode {
+            writes.push(shared::audit::history_write(
+                ctx,
+                "auth.mfa.backup_code.used",
+                user_id,
+                origin,
+            ));
+        }
+        writes
+    }
+
+    fn succeeded(&self, ctx: &AppContext, user_id: &str, origin: &shared::accounts::Origin) {
+        shared::mfa::count_attempt(ctx, "success", self.method);
+        shared::audit::record(ctx, "auth.mfa.verify.success", Some(user_id), origin);
+        if self.method == shared::mfa::Method::BackupCode {
+            shared::audit::security(ctx, "auth.mfa.backup_code.used", Some(user_id), origin);
+        }
+    }
+
+    async fn failed(
+        &self,
+        ctx: &AppContext,
+        user_id: &str,
+        origin: &shared::accounts::Origin,
+    ) -> Result<(), ApiError> {
+        shared::mfa::count_attempt(ctx, "failure", self.method);
+        self.guard
+            .failed(ctx, "auth.mfa.verify.failure", user_id, origin)
+            .await
     }
 }

@@ -9,11 +9,11 @@ use shared::AppContext;
 use shared::accounts::Bearer;
 use shared::accounts::principal::Outcome;
 use shared::http::{ApiError, ApiJson, ClientOrigin};
-use shared::mfa::{self, Code, Method, MfaError, Proof, backup};
+use shared::mfa::{self, Code, Guard, Method, MfaError, Proof, backup};
 use shared::store::{Update, Write};
 use utoipa::ToSchema;
 
-use super::{BackupCodes, attempt, enrolled, record_failure, refuse_if_locked, subjects};
+use super::{BackupCodes, FAILURE_EVENT, enrolled};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegenerateRequest {
@@ -44,15 +44,11 @@ pub async fn regenerate(
     let account = bearer.account(&ctx).await?;
     let user_id = bearer.user_id();
     let enrollment = enrolled(&account)?;
-    let subjects = subjects(&ctx, &account.user.email, &origin)?;
-    refuse_if_locked(&ctx, &subjects, Method::Totp).await?;
+    let guard = Guard::begin(&ctx, &account.user.email, &origin).await?;
     let proof = Proof::Totp(body.code.expose().to_owned());
     let accepted = match enrollment.check(&ctx, user_id, &account.items, &proof) {
         Ok(accepted) => accepted,
-        Err(MfaError::InvalidCode) => {
-            record_failure(&ctx, user_id, &subjects, &origin, Method::Totp).await?;
-            return Err(MfaError::InvalidCode.into());
-        }
+        Err(MfaError::InvalidCode) => return Err(failed(&ctx, &guard, user_id, &origin).await),
         Err(err) => return Err(err.into()),
     };
     let old_codes = mfa::backup_keys_in(&account.items);
@@ -79,10 +75,10 @@ pub async fn regenerate(
         user_id,
         &origin,
     ));
+    writes.push(guard.success_write());
     if let Outcome::Conflict { .. } = bearer.transact_checked(&ctx, writes).await? {
         // The code was used by a parallel request first.
-        record_failure(&ctx, user_id, &subjects, &origin, Method::Totp).await?;
-        return Err(MfaError::InvalidCode.into());
+        return Err(failed(&ctx, &guard, user_id, &origin).await);
     }
     // The old codes can no longer be found; removing their items is housekeeping.
     for chunk in old_codes.chunks(100) {
@@ -106,8 +102,22 @@ pub async fn regenerate(
         Some(user_id),
         &origin,
     );
-    attempt(&ctx, "success", Method::Totp);
+    mfa::count_attempt(&ctx, "success", Method::Totp);
     Ok(Json(BackupCodes {
         backup_codes: codes,
     }))
+}
+
+/// A wrong or already used code: recorded, counted, answered with 422 on `body.code`.
+async fn failed(
+    ctx: &AppContext,
+    guard: &Guard,
+    user_id: &str,
+    origin: &shared::accounts::Origin,
+) -> ApiError {
+    mfa::count_attempt(ctx, "failure", Method::Totp);
+    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
+        Ok(()) => MfaError::InvalidCode.into(),
+        Err(err) => err,
+    }
 }

@@ -11,14 +11,14 @@ use shared::accounts::users::{self, Credential};
 use shared::accounts::{Bearer, sessions};
 use shared::auth::{Email, Password, Verification};
 use shared::http::{ApiError, ApiJson, ClientOrigin};
-use shared::mfa::{self, Code, Method, MfaError, Proof};
+use shared::mfa::{self, Code, Guard, Method, MfaError, Proof};
 use shared::store::{Condition, Update, Write};
 use utoipa::ToSchema;
 
 use super::status::MfaStatus;
-use super::{attempt, enrolled, record_failure, refuse_if_locked, subjects};
+use super::{FAILURE_EVENT, enrolled};
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct DisableRequest {
     /// The account's password…
     #[serde(default)]
@@ -70,22 +70,14 @@ pub async fn disable(
     let account = bearer.account(&ctx).await?;
     let user_id = bearer.user_id();
     let enrollment = enrolled(&account)?;
-    let subjects = subjects(&ctx, &account.user.email, &origin)?;
-    refuse_if_locked(&ctx, &subjects, method.unwrap_or(Method::Totp)).await?;
+    let guard = Guard::begin(&ctx, &account.user.email, &origin).await?;
 
     let (mut writes, proof_writes) = match confirmation {
         Confirmation::Password(password) => {
             if !password_matches(&ctx, &account.user.email, &password).await? {
-                shared::audit::security(&ctx, "auth.mfa.disable_failed", Some(user_id), &origin);
-                shared::abuse::lockout::record_sign_in_failure(
-                    &ctx,
-                    "auth.mfa.disable_failed",
-                    &subjects.0,
-                    &subjects.1,
-                    Some(user_id),
-                    &origin,
-                )
-                .await?;
+                guard
+                    .failed(&ctx, "auth.mfa.disable_failed", user_id, &origin)
+                    .await?;
                 return Err(ApiError::invalid_field(
                     "body.password",
                     "is not the account's password",
@@ -95,7 +87,7 @@ pub async fn disable(
                 key: mfa::enrollment_key(user_id),
                 condition: Some(Condition::Exists),
             };
-            (vec![delete], 1)
+            (vec![delete], 0)
         }
         Confirmation::Code(proof) => {
             match enrollment.check(&ctx, user_id, &account.items, &proof) {
@@ -104,8 +96,7 @@ pub async fn disable(
                     (accepted.writes_deleting(user_id), count)
                 }
                 Err(MfaError::InvalidCode) => {
-                    record_failure(&ctx, user_id, &subjects, &origin, proof.method()).await?;
-                    return Err(MfaError::InvalidCode.into());
+                    return Err(code_failed(&ctx, &guard, user_id, &origin, proof.method()).await);
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -122,7 +113,16 @@ pub async fn disable(
             condition: None,
         },
         shared::audit::history_write(&ctx, "auth.mfa.disabled", user_id, &origin),
+        guard.success_write(),
     ]);
+    if method == Some(Method::BackupCode) {
+        writes.push(shared::audit::history_write(
+            &ctx,
+            "auth.mfa.backup_code.used",
+            user_id,
+            &origin,
+        ));
+    }
     // Every backup code goes (the one spent as proof is already deleted above).
     let spent: Vec<_> = writes.iter().filter_map(Write::key).collect();
     let codes: Vec<_> = mfa::backup_keys_in(&account.items)
@@ -146,32 +146,51 @@ pub async fn disable(
     for other in &others[..fit] {
         writes.extend(sessions::close(other));
     }
-    match bearer.transact_checked(&ctx, writes).await? {
-        Outcome::Committed => {}
-        Outcome::Conflict { index: Some(i) } if i < proof_writes && method.is_some() => {
-            // The code was used by a parallel request first.
-            let method = method.unwrap_or(Method::Totp);
-            record_failure(&ctx, user_id, &subjects, &origin, method).await?;
-            return Err(MfaError::InvalidCode.into());
+    match (bearer.transact_checked(&ctx, writes).await?, method) {
+        (Outcome::Committed, _) => {}
+        // The code was used by a parallel request first.
+        (Outcome::Conflict { index: Some(i) }, Some(method)) if i < proof_writes => {
+            return Err(code_failed(&ctx, &guard, user_id, &origin, method).await);
         }
-        Outcome::Conflict { .. } => {
+        (Outcome::Conflict { .. }, _) => {
             return Err(super::conflict(
                 "two-factor authentication was just turned off by another request",
             ));
         }
     }
+    // Unusable already (their enrollment is gone); removing them is housekeeping.
     for chunk in codes[codes_now..].chunks(shared::store::MAX_TRANSACTION_WRITES) {
-        ctx.store.transact(code_deletes(chunk)).await?;
+        if let Err(err) = ctx.store.transact(code_deletes(chunk)).await {
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "old backup codes left in place"
+            );
+        }
     }
-    sessions::close_all(&ctx, &others[fit..]).await?;
+    sessions::close_after_commit(&ctx, &others[fit..]).await;
     shared::audit::record(&ctx, "auth.mfa.disabled", Some(user_id), &origin);
     if let Some(method) = method {
-        attempt(&ctx, "success", method);
+        mfa::count_attempt(&ctx, "success", method);
         if method == Method::BackupCode {
             shared::audit::security(&ctx, "auth.mfa.backup_code.used", Some(user_id), &origin);
         }
     }
     Ok(Json(MfaStatus::off()))
+}
+
+/// A wrong or already used code: recorded, counted, answered with 422 on `body.code`.
+async fn code_failed(
+    ctx: &AppContext,
+    guard: &Guard,
+    user_id: &str,
+    origin: &shared::accounts::Origin,
+    method: Method,
+) -> ApiError {
+    mfa::count_attempt(ctx, "failure", method);
+    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
+        Ok(()) => MfaError::InvalidCode.into(),
+        Err(err) => err,
+    }
 }
 
 async fn password_matches(

@@ -13,7 +13,7 @@ use shared::mfa::{self, Code, Enrollment, Method, Setup, backup};
 use shared::store::{Condition, Update, Write};
 use utoipa::ToSchema;
 
-use super::{BackupCodes, attempt, conflict};
+use super::{BackupCodes, conflict};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EnableRequest {
@@ -49,7 +49,9 @@ pub async fn enable(
         conflict("no setup is pending (it lasts ten minutes): start with POST /v1/auth/mfa/setup")
     })?;
     let Some(step) = setup.secret.matching_step(&ctx, body.code.expose())? else {
-        attempt(&ctx, "failure", Method::Totp);
+        // Nothing to guess here (the caller chose this secret), so no lockout; still recorded.
+        shared::audit::security(&ctx, super::FAILURE_EVENT, Some(user_id), &origin);
+        mfa::count_attempt(&ctx, "failure", Method::Totp);
         return Err(mfa::MfaError::InvalidCode.into());
     };
     let count = ctx.settings.mfa.backup_codes_count;
@@ -98,9 +100,9 @@ pub async fn enable(
             "two-factor authentication was just turned on by another request",
         ));
     }
-    sessions::close_all(&ctx, &others[fit..]).await?;
+    sessions::close_after_commit(&ctx, &others[fit..]).await;
     shared::audit::record(&ctx, "auth.mfa.enabled", Some(user_id), &origin);
-    attempt(&ctx, "success", Method::Totp);
+    mfa::count_attempt(&ctx, "success", Method::Totp);
     Ok(Json(BackupCodes {
         backup_codes: codes,
     }))

@@ -11,8 +11,8 @@ use shared::mfa::{Enrollment, SETUP_TTL, Setup, StoredSecret, totp};
 use shared::store::Write;
 use utoipa::ToSchema;
 
-/// What an authenticator app needs.
-#[derive(Debug, Serialize, ToSchema)]
+/// What an authenticator app needs. (No `Debug`: nothing should ever print the secret.)
+#[derive(Serialize, ToSchema)]
 pub struct SetupResponse {
     /// The secret in base32, for typing into an authenticator by hand.
     pub secret: String,

@@ -12,18 +12,19 @@ use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::AppContext;
-use shared::abuse::{self, Subject, lockout};
+use shared::abuse::{self, Subject};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::{SignedIn, users};
 use shared::auth::TokenType;
 use shared::http::{ApiError, ApiJson, ClientOrigin, ErrorCode};
-use shared::mfa::{Code, Enrollment, Method, MfaError, Proof, attempts};
-use shared::store::{Query, StoreError};
+use shared::mfa::{self, Code, Enrollment, Guard, Method, MfaError, Proof, attempts};
+use shared::store::{Condition, Query, StoreError, Write};
 use utoipa::ToSchema;
 
-use super::{attempt, record_failure, subjects};
+use super::FAILURE_EVENT;
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// (No `Debug`: nothing should ever print the token or the code.)
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// From `POST /v1/auth/login` (`mfa_required: true`).
     pub mfa_token: String,
@@ -98,29 +99,40 @@ pub async fn verify(
     );
     if let Some(retry_after) = ip_limit?.retry_after() {
         shared::audit::security(&ctx, "auth.rate_limited", Some(user_id), &origin);
-        attempt(&ctx, "rate_limited", method);
+        mfa::count_attempt(&ctx, "rate_limited", method);
         return Err(ApiError::rate_limited(retry_after));
     }
     if !allowed? {
-        attempt(&ctx, "token_used_up", method);
+        mfa::count_attempt(&ctx, "token_used_up", method);
         return Err(invalid_mfa_token());
     }
     let items = partition?.items;
     let user = users::profile_in(&items)?
         .filter(|user| !user.disabled)
         .ok_or_else(invalid_mfa_token)?;
-    // MFA turned off, or the password changed, since the password step: start again.
+    // MFA turned off (and maybe on again), or the password changed, since the password step:
+    // start again.
     let enrollment = Enrollment::in_partition(&items)?.ok_or_else(invalid_mfa_token)?;
-    if users::password_changed_at(&items).is_some_and(|at| claims.iat < at) {
+    let changed_at = users::password_changed_at(&items);
+    let enabled_at = enrollment
+        .enabled_at
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .unwrap_or(i64::MAX);
+    if changed_at.is_some_and(|at| claims.iat <= at) || claims.iat < enabled_at {
         return Err(invalid_mfa_token());
     }
-    let subjects = subjects(&ctx, &user.email, &origin)?;
-    super::refuse_if_locked(&ctx, &subjects, method).await?;
+    let guard = Guard::begin(&ctx, &user.email, &origin)
+        .await
+        .inspect_err(|err| {
+            if err.code() == ErrorCode::AccountLocked {
+                mfa::count_attempt(&ctx, "locked", method);
+            }
+        })?;
     let accepted = match enrollment.check(&ctx, &user.id, &items, &proof) {
         Ok(accepted) => accepted,
         Err(MfaError::InvalidCode) => {
-            record_failure(&ctx, &user.id, &subjects, &origin, method).await?;
-            return Err(invalid_code());
+            return Err(failed(&ctx, &guard, &user.id, &origin, method).await);
         }
         Err(err) => return Err(err.into()),
     };
@@ -128,10 +140,20 @@ pub async fn verify(
     let proof_writes = accepted.write_count();
     let mut writes = accepted.writes(&user.id, Vec::new());
     writes.push(attempts::spend(&claims.jti));
+    // Nothing about the account changed since it was read (a reset, MFA turned off).
+    writes.push(Write::Check {
+        key: users::profile_key(&user.id),
+        condition: match changed_at {
+            Some(at) => Condition::eq(users::PASSWORD_CHANGED_AT, at),
+            None => Condition::attribute_not_exists(users::PASSWORD_CHANGED_AT),
+        }
+        .and(Condition::eq("mfa_enabled", true))
+        .and(Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled"))),
+    });
     let (session_writes, tokens) =
         sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
     writes.extend(session_writes);
-    writes.push(lockout::clear_writes("login", &subjects.0));
+    writes.push(guard.success_write());
     writes.push(shared::audit::history_write(
         &ctx,
         "auth.mfa.verify.success",
@@ -159,18 +181,32 @@ pub async fn verify(
         Ok(()) => {}
         // The code was spent by a parallel request: a replay, counted like a wrong code.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < proof_writes => {
-            record_failure(&ctx, &user.id, &subjects, &origin, method).await?;
-            return Err(invalid_code());
+            return Err(failed(&ctx, &guard, &user.id, &origin, method).await);
         }
-        // The token was spent by a parallel request.
+        // The token was spent by a parallel request, or the account changed meanwhile.
         Err(StoreError::ConditionFailed { .. }) => return Err(invalid_mfa_token()),
         Err(err) => return Err(err.into()),
     }
-    sessions::close_all(&ctx, &others[fit..]).await?;
+    sessions::close_after_commit(&ctx, &others[fit..]).await;
     shared::audit::record(&ctx, "auth.mfa.verify.success", Some(&user.id), &origin);
     if method == Method::BackupCode {
         shared::audit::security(&ctx, "auth.mfa.backup_code.used", Some(&user.id), &origin);
     }
-    attempt(&ctx, "success", method);
+    mfa::count_attempt(&ctx, "success", method);
     Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
+}
+
+/// A wrong or already used code: recorded, counted (the lockout may lock now), answered 401.
+async fn failed(
+    ctx: &AppContext,
+    guard: &Guard,
+    user_id: &str,
+    origin: &shared::accounts::Origin,
+    method: Method,
+) -> ApiError {
+    mfa::count_attempt(ctx, "failure", method);
+    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
+        Ok(()) => invalid_code(),
+        Err(err) => err,
+    }
 }
