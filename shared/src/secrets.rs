@@ -263,19 +263,31 @@ fn random_token(bytes: usize) -> String {
 }
 
 fn generate_values() -> Vec<(String, String)> {
+    new_values(DEV_PREFIX)
+}
+
+/// Fresh values of the three secrets, each name's value starting with `prefix`.
+fn new_values(prefix: &str) -> Vec<(String, String)> {
     let mut fernet = [0u8; 32];
     rand::rng().fill_bytes(&mut fernet);
     vec![
         (
             JWT_SECRET.to_owned(),
-            format!("{DEV_PREFIX}{}", random_token(48)),
+            format!("{prefix}{}", random_token(48)),
         ),
         (
             TOKEN_PEPPER.to_owned(),
-            format!("{DEV_PREFIX}{}", random_token(48)),
+            format!("{prefix}{}", random_token(48)),
         ),
         (MFA_ENCRYPTION_KEY.to_owned(), URL_SAFE.encode(fernet)),
     ]
+}
+
+/// The JSON object to store in the Secrets Manager secret of a deployment: fresh random values
+/// that staging and prod accept (`cargo run -p shared --bin new-secrets`).
+pub fn new_deployment_secret() -> String {
+    let values: std::collections::BTreeMap<String, String> = new_values("").into_iter().collect();
+    serde_json::to_string(&values).unwrap_or_default()
 }
 
 /// The development secrets shared by every local process: created once, atomically (the first
@@ -400,6 +412,23 @@ mod tests {
         assert!(err.mentions(TOKEN_PEPPER) && err.mentions(MFA_ENCRYPTION_KEY));
         // Messages name the problem, never the value.
         assert!(!err.to_string().contains("same-Zx9Q"));
+    }
+
+    #[test]
+    fn a_new_deployment_secret_is_accepted_by_prod() {
+        let json = new_deployment_secret();
+        let values: HashMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(values.len(), 3);
+        let secrets = Secrets::from_values(
+            Environment::Prod,
+            values.clone(),
+            SecretsOrigin::SecretsManager,
+        )
+        .unwrap();
+        assert!(is_fernet_key(
+            secrets.mfa_encryption_key().unwrap().expose_secret()
+        ));
+        assert_ne!(new_deployment_secret(), json, "fresh values every time");
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub struct Gateway {
 impl Gateway {
     /// Every function's router over one shared context (one store, one set of secrets).
     pub fn new(ctx: &AppContext) -> Self {
+        Self::per_function(|_| ctx.clone())
+    }
+
+    /// Every function's router over the context `context(name)` gives it (the same store
+    /// seen through per-function wrappers, say).
+    pub fn per_function(context: impl Fn(&str) -> AppContext) -> Self {
         let mut matcher = matchit::Router::new();
         for (pattern, function) in routing_table() {
             matcher
@@ -57,7 +63,7 @@ impl Gateway {
         }
         let functions = FUNCTIONS
             .iter()
-            .map(|(name, router)| (*name, router(ctx.clone())))
+            .map(|(name, router)| (*name, router(context(name))))
             .collect();
         Self { matcher, functions }
     }

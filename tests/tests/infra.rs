@@ -1,0 +1,450 @@
+//! The SAM template (`infra/template.yaml`) against the code: routes as the workspace routing
+//! table says, every function built with cargo-lambda, least-privilege policies that allow
+//! exactly the DynamoDB actions each function's code calls (recorded while a tour of the whole
+//! API runs), no wildcards, the table and log groups as the code expects, a valid dashboard.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use api_tests::client::*;
+use api_tests::{FUNCTIONS, Gateway, routing_table};
+use serde_json::json;
+use serde_norway::Value;
+use shared::testkit::recording::{RecordingBackend, RecordingMailer};
+use shared::testkit::{TestStore, context, json_request, request, totp_code, workspace_root};
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// The value under a short-form intrinsic (`!Ref x` → `x`), or the value itself.
+fn untagged(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+fn text(value: &Value) -> String {
+    match untagged(value) {
+        Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other).unwrap().trim().to_owned(),
+    }
+}
+
+/// The template's functions: binary name → resource.
+fn functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(_, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("every function names its binary")
+                .to_owned();
+            (binary, r.clone())
+        })
+        .collect()
+}
+
+/// Every policy statement of a function, the `!If` ones included.
+fn statements(function: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        let policy = untagged(policy);
+        let documents: Vec<&Value> = match policy {
+            // `!If [condition, document, AWS::NoValue]`
+            Value::Sequence(branches) => branches.iter().skip(1).collect(),
+            other => vec![other],
+        };
+        for document in documents {
+            if let Some(list) = untagged(document)["Statement"].as_sequence() {
+                out.extend(list.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match untagged(value) {
+        Value::Sequence(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+#[test]
+fn routes_are_the_workspace_routing_table() {
+    let template = template();
+    let mut routes = BTreeMap::new();
+    for (binary, function) in functions(&template) {
+        for (_, event) in function["Properties"]["Events"].as_mapping().unwrap() {
+            assert_eq!(event["Type"], "HttpApi");
+            let properties = &event["Properties"];
+            assert_eq!(text(&properties["ApiId"]), "Api");
+            let path = match properties.get("Path") {
+                Some(path) => {
+                    assert_eq!(properties["Method"], "ANY", "{binary} {path:?}");
+                    text(path)
+                }
+                None => "$default".to_owned(),
+            };
+            assert!(routes.insert(path, binary.clone()).is_none());
+        }
+    }
+    let expected: BTreeMap<String, String> = routing_table()
+        .into_iter()
+        .map(|(pattern, function)| {
+            let path = if pattern == "/{*rest}" {
+                "$default".to_owned()
+            } else {
+                pattern.replace("{*rest}", "{proxy+}")
+            };
+            (path, function)
+        })
+        .collect();
+    assert_eq!(routes, expected);
+}
+
+#[test]
+fn every_function_is_a_cargo_lambda_build_on_provided_al2023() {
+    let template = template();
+    let built: BTreeSet<String> = functions(&template).into_keys().collect();
+    let crates: BTreeSet<String> = FUNCTIONS.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(built, crates, "one template function per function crate");
+    for (binary, function) in functions(&template) {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{binary}"
+        );
+        let memory = function["Properties"]["MemorySize"].as_u64().unwrap();
+        assert!((128..=10240).contains(&memory), "{binary}");
+        let log_group = text(&function["Properties"]["LoggingConfig"]["LogGroup"]);
+        let group = &template["Resources"][log_group.as_str()];
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup", "{binary}");
+        assert_eq!(
+            text(&group["Properties"]["RetentionInDays"]),
+            "LogRetentionDays"
+        );
+    }
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(text(&globals["Architectures"][0]), "Architecture");
+    assert_eq!(template["Parameters"]["Architecture"]["Default"], "arm64");
+    for variable in [
+        "ENV",
+        "STORE",
+        "TABLE_NAME",
+        "APP_SECRETS_ARN",
+        "CORS_ORIGINS",
+        "MAIL_FROM",
+    ] {
+        assert!(
+            globals["Environment"]["Variables"].get(variable).is_some(),
+            "{variable}"
+        );
+    }
+}
+
+#[test]
+fn the_table_is_what_the_store_expects() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at"
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(text(&table["DeletionProtectionEnabled"][0]), "IsProd");
+    let keys: Vec<String> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| text(&k["AttributeName"]))
+        .collect();
+    assert_eq!(keys, [shared::store::PK, shared::store::SK]);
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], "GSI1");
+    let index_keys: Vec<String> = index["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| text(&k["AttributeName"]))
+        .collect();
+    assert_eq!(index_keys, [shared::store::GSI1PK, shared::store::GSI1SK]);
+}
+
+#[test]
+fn no_policy_allows_a_wildcard_action_or_resource() {
+    let template = template();
+    for (binary, function) in functions(&template) {
+        let statements = statements(&function);
+        assert!(!statements.is_empty(), "{binary}");
+        for statement in statements {
+            assert_eq!(statement["Effect"], "Allow");
+            for action in strings(&statement["Action"]) {
+                assert!(!action.contains('*'), "{binary}: {action}");
+            }
+            for resource in strings(&statement["Resource"]) {
+                assert!(!resource.contains('*'), "{binary}: {resource}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_is_valid_json_with_every_panel_operators_need() {
+    let template = template();
+    let body = &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let source = text(&untagged(body)[0]);
+    // `${…}` are CloudFormation substitutions; anything JSON-safe stands in for them.
+    let mut substituted = String::new();
+    let mut rest = source.as_str();
+    while let Some(start) = rest.find("${") {
+        substituted.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        substituted.push('x');
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&substituted).expect("the dashboard body is JSON");
+    let titles: Vec<&str> = dashboard["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    for needed in [
+        "Sign-in attempts",
+        "Lockouts",
+        "Security events",
+        "MFA",
+        "OAuth",
+        "Tracker writes",
+        "status class",
+        "p50 / p99",
+        "Cold starts",
+        "throttles",
+        "Recent security events",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(needed)),
+            "{needed} in {titles:?}"
+        );
+    }
+}
+
+/// The IAM actions a function's policy allows on the table, and whether it names the index.
+fn allowed(function: &Value) -> (BTreeSet<String>, bool, bool) {
+    let mut actions = BTreeSet::new();
+    let (mut index, mut mail) = (false, false);
+    for statement in statements(function) {
+        let listed = strings(&statement["Action"]);
+        if listed.iter().any(|a| a.starts_with("dynamodb:")) {
+            actions.extend(listed);
+            index = strings(&statement["Resource"])
+                .iter()
+                .any(|r| r.contains("/index/"));
+        }
+        mail |= strings(&statement["Action"]).contains(&"ses:SendEmail".to_owned());
+        if strings(&statement["Action"]).contains(&"secretsmanager:GetSecretValue".to_owned()) {
+            assert_eq!(strings(&statement["Resource"]), ["AppSecrets"]);
+        }
+    }
+    (actions, index, mail)
+}
+
+#[tokio::test]
+async fn each_policy_allows_exactly_what_its_function_calls() {
+    let store = TestStore::embedded();
+    let mut settings = GENEROUS.to_vec();
+    settings.extend([
+        ("SEED_DEMO_ACCOUNTS", "true"),
+        ("SESSION_POLICY", "multi"),
+        ("RESET_MIN_RESPONSE_MS", "0"),
+    ]);
+    let (ctx, _) = context(&store, &settings);
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    let recorders: BTreeMap<&str, (Arc<RecordingBackend>, Arc<RecordingMailer>)> = FUNCTIONS
+        .iter()
+        .map(|(name, _)| {
+            let backend = Arc::new(RecordingBackend::new(store.backend.clone()));
+            let mailer = Arc::new(RecordingMailer::new(ctx.mailer.clone()));
+            (*name, (backend, mailer))
+        })
+        .collect();
+    let api = Gateway::per_function(|name| {
+        let (backend, mailer) = &recorders[name];
+        let mut own = ctx.clone();
+        own.store = shared::store::Store::new(backend.clone(), store.clock.clone());
+        own.mailer = mailer.clone();
+        own
+    });
+    tour(&api, &ctx).await;
+
+    let template = template();
+    for (binary, function) in functions(&template) {
+        let (backend, mailer) = &recorders[binary.as_str()];
+        let called = backend.access();
+        let (actions, index, mail) = allowed(&function);
+        assert_eq!(actions, called.actions, "{binary}: policy vs calls");
+        assert_eq!(index, called.reads_index, "{binary}: index access");
+        assert_eq!(mail, mailer.sent_any(), "{binary}: ses:SendEmail");
+    }
+}
+
+/// Every endpoint of every function, with the failure paths that write (lockouts, limits).
+async fn tour(api: &Gateway, ctx: &shared::AppContext) {
+    for path in [
+        "/",
+        "/v1/health",
+        "/v1/ready",
+        "/v1/openapi.json",
+        "/docs",
+        "/v1/nope",
+    ] {
+        api.send(request("GET", path)).await;
+    }
+    // Accounts.
+    let (access, refresh_token) = tokens(&signup(api, "tour@example.com").await);
+    assert_eq!(signup(api, "tour@example.com").await.status, 409);
+    login(api, "tour@example.com", "wrong password").await;
+    let (second, _) = tokens(&login(api, "tour@example.com", PASSWORD).await);
+    let (_, rotated) = tokens(&refresh(api, &refresh_token).await);
+    refresh(api, &refresh_token).await;
+    me(api, &access).await;
+    api.send(with_bearer(request("GET", "/v1/auth/session"), &second))
+        .await;
+    let listed = api
+        .send(with_bearer(request("GET", "/v1/auth/sessions"), &second))
+        .await
+        .json();
+    let other = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .map(|s| s["id"].as_str().unwrap().to_owned());
+    if let Some(other) = other {
+        api.send(with_bearer(
+            request("DELETE", &format!("/v1/auth/sessions/{other}")),
+            &second,
+        ))
+        .await;
+    }
+    let change = |current: &str, new: &str| {
+        with_bearer(
+            json_request(
+                "POST",
+                "/v1/auth/password/change",
+                &json!({"current_password": current, "new_password": new}),
+            ),
+            &second,
+        )
+    };
+    api.send(change("not it", "a changed passphrase")).await;
+    api.send(change(PASSWORD, "a changed passphrase")).await;
+    ctx.clock.advance(std::time::Duration::from_secs(1));
+    request_reset(api, "tour@example.com").await;
+    let token = reset_token(ctx, "tour@example.com");
+    assert_eq!(confirm_reset(api, &token, PASSWORD).await.status, 204);
+    ctx.clock.advance(std::time::Duration::from_secs(1));
+    api.send(request("POST", "/v1/auth/demo")).await;
+    let (access, _) = tokens(&login(api, "tour@example.com", PASSWORD).await);
+    api.send(with_bearer(request("GET", "/v1/auth/events"), &access))
+        .await;
+    let (admin, _) = tokens(&login(api, "admin@example.com", "Admin123!").await);
+    api.send(with_bearer(
+        request("GET", "/v1/admin/users?email=tour"),
+        &admin,
+    ))
+    .await;
+    let id = me(api, &access).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.send(with_bearer(
+        json_request(
+            "PATCH",
+            &format!("/v1/admin/users/{id}"),
+            &json!({"roles": ["STUDENT", "REVIEWER"]}),
+        ),
+        &admin,
+    ))
+    .await;
+    let (access, _) = tokens(&login(api, "tour@example.com", PASSWORD).await);
+    api.send(json_request(
+        "POST",
+        "/v1/auth/logout",
+        &json!({"refresh_token": rotated}),
+    ))
+    .await;
+
+    // Two-factor authentication.
+    let bearer = |path: &str, body: serde_json::Value| {
+        with_bearer(json_request("POST", path, &body), &access)
+    };
+    let secret = api
+        .send(with_bearer(request("POST", "/v1/auth/mfa/setup"), &access))
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = || totp_code(&secret, ctx.clock.epoch_seconds());
+    let enabled = api
+        .send(bearer("/v1/auth/mfa/enable", json!({"code": code()})))
+        .await
+        .json();
+    let backup = enabled["backup_codes"][0].as_str().unwrap().to_owned();
+    api.send(with_bearer(request("GET", "/v1/auth/mfa/status"), &access))
+        .await;
+    let step = || ctx.clock.advance(std::time::Duration::from_secs(30));
+    let pending = login(api, "tour@example.com", PASSWORD).await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verify = |field: &str, value: String| {
+        json_request(
+            "POST",
+            "/v1/auth/mfa/verify",
+            &json!({"mfa_token": pending, field: value}),
+        )
+    };
+    api.send(verify("code", "000000".into())).await;
+    step();
+    assert_eq!(api.send(verify("code", code())).await.status, 200);
+    let pending = login(api, "tour@example.com", PASSWORD).await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verify_backup = json_request(
+        "POST",
+        "/v1/auth/mfa/verify",
+        &json!({"mfa_token": pending, "backup_code": backup}),
+    );
+    api.send(verify_backup).await;
+    step();
+    api.send(bearer(
+        "/v1/auth/mfa/backup-codes/regenerate",
+        json!({"code": code()}),
+    ))
+    .await;
+    step();
+    api.send(bearer("/v1/auth/mfa/disable", json!({"code": code()})))
+        .await;
+    api.send(with_bearer(request("POST", "/v1/auth/logout-all"), &access))
+        .await;
+}
