@@ -121,6 +121,16 @@ fn every_function_is_a_cargo_lambda_build_on_provided_al2023() {
             function["Metadata"]["BuildMethod"], "rust-cargolambda",
             "{binary}"
         );
+        // The crate's own folder: SAM runs cargo lambda there (the workspace around it).
+        let code = text(&function["Properties"]["CodeUri"]);
+        assert_eq!(code, format!("../functions/{binary}"));
+        assert!(
+            workspace_root()
+                .join("infra")
+                .join(&code)
+                .join("Cargo.toml")
+                .exists()
+        );
         let memory = function["Properties"]["MemorySize"].as_u64().unwrap();
         assert!((128..=10240).contains(&memory), "{binary}");
         let log_group = text(&function["Properties"]["LoggingConfig"]["LogGroup"]);
