@@ -4,7 +4,7 @@ SHELL := bash
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: help run test deps fmt lint unit smoke infra-lint package table clean-local
+.PHONY: help run test deps fmt lint unit smoke security infra-lint package table clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ unit: deps ## Only the cargo tests (both store backends included)
 
 smoke: deps ## Only the smoke test through cargo lambda watch
 	tests/smoke.sh
+
+security: deps ## Only the attack suite (forged and misused tokens on every bearer endpoint)
+	cargo test -p api-tests --test security -- --nocapture
 
 infra-lint: ## Check the SAM template offline: cfn-lint, then sam validate --lint
 	scripts/install-tools.sh infra

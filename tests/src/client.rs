@@ -135,3 +135,31 @@ pub async fn confirm_reset(api: &Gateway, token: &str, password: &str) -> TestRe
     ))
     .await
 }
+
+/// Every operation of the served OpenAPI document that needs a bearer token, as requests.
+pub fn bearer_operations() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(health::openapi("/v1")).unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let needs_bearer = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if needs_bearer {
+                let concrete = path
+                    .split('/')
+                    .map(|segment| {
+                        if segment.starts_with('{') {
+                            uuid::Uuid::new_v4().to_string()
+                        } else {
+                            segment.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                operations.push((method.to_uppercase(), concrete));
+            }
+        }
+    }
+    operations
+}

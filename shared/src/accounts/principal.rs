@@ -244,6 +244,19 @@ impl<P: RolePolicy> FromRequestParts<AppContext> for RequireRoles<P> {
     ) -> Result<Self, Self::Rejection> {
         let bearer = Bearer::from_request_parts(parts, ctx).await?;
         if !P::ROLES.iter().any(|role| bearer.has_role(*role)) {
+            // A token of an ended session or a gone account is no one's: 401, not a statement
+            // about its roles.
+            let profile_key = users::profile_key(bearer.user_id());
+            let session_key = bearer.session_key();
+            let (session, profile) =
+                tokio::join!(ctx.store.get(&session_key), ctx.store.get(&profile_key));
+            let account_live = profile?
+                .map(|item| item.to_entity::<User>())
+                .transpose()?
+                .is_some_and(|user| !user.disabled);
+            if session?.is_none() || !account_live {
+                return Err(unauthorized());
+            }
             return Err(ApiError::coded(
                 ErrorCode::Forbidden,
                 StatusCode::FORBIDDEN,
