@@ -1,6 +1,7 @@
-//! The attack suite, part one: forged, altered and misused tokens against every operation of
-//! the OpenAPI document that needs a bearer token, on the embedded store and on DynamoDB Local.
-//! Each attack must answer 401 `UNAUTHORIZED` everywhere; the run prints how many were tried.
+//! The attack suite, on the embedded store and on DynamoDB Local: forged, altered and misused
+//! tokens against every operation of the OpenAPI document that needs a bearer token (each must
+//! answer 401 `UNAUTHORIZED`), and malformed input against every operation (each must answer a
+//! 4xx envelope and write nothing but abuse counters). The run prints how many were tried.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,10 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::testkit::{TestStore, json_request, request};
 
-shared::on_both_backends!(every_forged_or_misused_token_is_refused_everywhere);
+shared::on_both_backends!(
+    every_forged_or_misused_token_is_refused_everywhere,
+    bad_input_gets_a_4xx_envelope_and_changes_nothing,
+);
 
 static ATTACKS: AtomicUsize = AtomicUsize::new(0);
 
@@ -302,5 +306,194 @@ async fn every_forged_or_misused_token_is_refused_everywhere(t: TestStore) {
         attacks.len(),
         operations.len(),
         ATTACKS.load(Ordering::SeqCst)
+    );
+}
+
+/// What bad input may still write: the abuse counters and locks it feeds, and failure history.
+fn incidental(key: &shared::store::Key) -> bool {
+    ["RL#", "LOCK#", "EVENTS#"]
+        .iter()
+        .any(|prefix| key.pk.starts_with(prefix))
+}
+
+fn raw(
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> http::Request<axum::body::Body> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body))
+        .unwrap()
+}
+
+/// Bodies no operation accepts, as (name, content type, bytes).
+fn bad_bodies(max_body: usize) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let fields = |value: Value| {
+        let mut body = serde_json::Map::new();
+        for field in [
+            "email",
+            "password",
+            "name",
+            "code",
+            "backup_code",
+            "token",
+            "refresh_token",
+            "mfa_token",
+            "new_password",
+            "current_password",
+            "roles",
+            "disabled",
+        ] {
+            body.insert(field.to_owned(), value.clone());
+        }
+        serde_json::to_vec(&Value::Object(body)).unwrap()
+    };
+    let json = "application/json";
+    vec![
+        ("truncated JSON", json, b"{\"email\": ".to_vec()),
+        ("deeply nested JSON", json, {
+            let mut nested = "[".repeat(50_000).into_bytes();
+            nested.extend("]".repeat(50_000).into_bytes());
+            nested
+        }),
+        (
+            "invalid UTF-8",
+            json,
+            b"{\"email\": \"\xff\xfe@example.com\", \"password\": \"\xc3\x28\"}".to_vec(),
+        ),
+        ("not JSON", "text/plain", b"{}".to_vec()),
+        (
+            "form encoded",
+            "application/x-www-form-urlencoded",
+            b"email=a%40b.c&password=x".to_vec(),
+        ),
+        ("oversized", json, {
+            let mut big = b"{\"name\": \"".to_vec();
+            big.extend(std::iter::repeat_n(b'a', max_body + 1));
+            big.extend(b"\"}");
+            big
+        }),
+        ("huge strings", json, fields(json!("A".repeat(200_000)))),
+        (
+            "control characters",
+            json,
+            fields(json!("a\u{0}b\u{7}\u{1b}[31m\r\n@example.com")),
+        ),
+        (
+            "look-alike email",
+            json,
+            serde_json::to_vec(&json!({
+                "email": "\u{430}dmin@example.com", "password": "Admin123!", "name": "A"
+            }))
+            .unwrap(),
+        ),
+        ("negative numbers", json, fields(json!(-1))),
+        (
+            "enormous numbers",
+            json,
+            b"{\"code\": 1e999, \"roles\": 123456789012345678901234567890}".to_vec(),
+        ),
+        ("wrong types", json, fields(json!({"nested": [true]}))),
+        ("nulls", json, fields(Value::Null)),
+        ("array instead of object", json, b"[1, 2, 3]".to_vec()),
+        ("empty body", json, Vec::new()),
+    ]
+}
+
+async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(t: TestStore) {
+    let recorder = std::sync::Arc::new(shared::testkit::recording::RecordingBackend::new(
+        t.backend.clone(),
+    ));
+    let (mut ctx, _) = shared::testkit::context(
+        &t,
+        &[("SEED_DEMO_ACCOUNTS", "true"), ("SESSION_POLICY", "multi")],
+    );
+    auth::seed::demo_accounts(&ctx).await.unwrap();
+    ctx.store = shared::store::Store::new(recorder.clone(), t.clock.clone());
+    let api = api_tests::Gateway::new(&ctx);
+    let (admin, _) = tokens(&login(&api, "admin@example.com", "Admin123!").await);
+    let doc = serde_json::to_value(health::openapi("/v1")).unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    // Operations that end the caller's sessions whatever the body says are left out, so the
+    // rest keep a signed-in caller.
+    operations.retain(|(_, path)| !path.ends_with("/logout") && !path.ends_with("/logout-all"));
+    let hostile_ids = [
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e",
+        "USER%23x%23PROFILE",
+        "%00",
+        "%F0%9F%92%A9",
+    ];
+    let hostile_queries = [
+        "?limit=-1",
+        "?limit=99999999999999999999999",
+        "?cursor=!!not-a-cursor!!",
+        "?email=%00%FF",
+        "?limit=1&limit=2",
+    ];
+    let mut cases = 0;
+    recorder.take_writes();
+    let mut check =
+        |name: String, response: shared::testkit::TestResponse, writes: Vec<shared::store::Key>| {
+            cases += 1;
+            let status = response.status.as_u16();
+            assert!(status < 500, "{name}: {status} {}", response.text());
+            if status >= 400 {
+                let body = response.json();
+                assert!(
+                    body["error"]["code"].is_string(),
+                    "{name}: {}",
+                    response.text()
+                );
+                assert!(body["error"]["request_id"].is_string(), "{name}");
+                let changed: Vec<_> = writes.iter().filter(|k| !incidental(k)).collect();
+                assert!(changed.is_empty(), "{name} wrote {changed:?}");
+            }
+        };
+    let max_body = ctx.settings.max_body_bytes;
+    for (method, path) in &operations {
+        let concrete: Vec<String> = if path.contains('{') {
+            hostile_ids
+                .iter()
+                .map(|id| {
+                    let start = path.find('{').unwrap();
+                    let end = path.find('}').unwrap();
+                    format!("{}{id}{}", &path[..start], &path[end + 1..])
+                })
+                .collect()
+        } else {
+            let mut uris = vec![path.clone()];
+            if method == "GET" {
+                uris.extend(hostile_queries.iter().map(|q| format!("{path}{q}")));
+            }
+            uris
+        };
+        for uri in &concrete {
+            for (name, content_type, body) in bad_bodies(max_body) {
+                let request = with_bearer(raw(method, uri, content_type, body), &admin);
+                let response = api.send(request).await;
+                check(
+                    format!("{method} {uri} with {name}"),
+                    response,
+                    recorder.take_writes(),
+                );
+            }
+        }
+    }
+    // Nothing of the accounts changed: the admin still signs in and is who they were.
+    let (again, _) = tokens(&login(&api, "admin@example.com", "Admin123!").await);
+    assert_eq!(me(&api, &again).await.json()["roles"], json!(["ADMIN"]));
+    println!(
+        "security: {cases} malformed requests on {} operations, none answered 5xx or changed data",
+        operations.len()
     );
 }

@@ -22,6 +22,8 @@ pub struct Access {
 pub struct RecordingBackend {
     inner: Arc<dyn Backend>,
     access: Mutex<Access>,
+    /// Keys written (or attempted) since the last [`RecordingBackend::take_writes`].
+    writes: Mutex<Vec<Key>>,
 }
 
 impl RecordingBackend {
@@ -29,7 +31,20 @@ impl RecordingBackend {
         Self {
             inner,
             access: Mutex::new(Access::default()),
+            writes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The keys written (or attempted) since the last call.
+    pub fn take_writes(&self) -> Vec<Key> {
+        std::mem::take(&mut *self.writes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn wrote(&self, key: Key) {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
     }
 
     pub fn access(&self) -> Access {
@@ -66,6 +81,9 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<(), StoreError> {
         self.note("PutItem");
+        if let Some(key) = item.key() {
+            self.wrote(key);
+        }
         self.inner.put(item, condition, now).await
     }
 
@@ -77,6 +95,7 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<Item, StoreError> {
         self.note("UpdateItem");
+        self.wrote(key.clone());
         self.inner.update(key, updates, condition, now).await
     }
 
@@ -87,6 +106,7 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<Option<Item>, StoreError> {
         self.note("DeleteItem");
+        self.wrote(key.clone());
         self.inner.delete(key, condition, now).await
     }
 
@@ -103,6 +123,9 @@ impl Backend for RecordingBackend {
 
     async fn transact(&self, writes: &[Write], now: i64) -> Result<(), StoreError> {
         for write in writes {
+            if let (Some(key), false) = (write.key(), matches!(write, Write::Check { .. })) {
+                self.wrote(key);
+            }
             self.note(match write {
                 Write::Put { .. } => "PutItem",
                 Write::Update { .. } => "UpdateItem",
