@@ -306,10 +306,26 @@ pub mod lockout {
         let lock = Item::new(&lock_key(kind, subject))
             .with("until", now + ttl)
             .with_ttl(now + ttl);
-        // The counter starts again once the lock is in place.
         match ctx.store.put(lock, Some(Condition::NotExists)).await {
             Ok(()) => {
-                ctx.store.delete(&fails_key(kind, subject), None).await?;
+                // The count stays full for as long as the lock lasts, so no check can take a
+                // failure from it meanwhile (a check racing the lock would otherwise start a
+                // fresh count), and both end together: the next count starts from zero.
+                ctx.store
+                    .update(
+                        &fails_key(kind, subject),
+                        vec![Update::set(EXPIRES_AT, now + ttl)],
+                        Some(Condition::Exists),
+                    )
+                    .await
+                    .map(|_| ())
+                    .or_else(|err| {
+                        if err.is_condition_failed() {
+                            Ok(())
+                        } else {
+                            Err(err)
+                        }
+                    })?;
                 Ok(true)
             }
             Err(err) if err.is_condition_failed() => Ok(false),

@@ -73,6 +73,13 @@ impl Guard {
         Ok(())
     }
 
+    /// The check was neither a success nor a failure of this factor (the request failed on
+    /// something else): the taken failure is given back.
+    pub async fn release(&self, ctx: &AppContext) -> Result<(), ApiError> {
+        lockout::give_back(ctx, "login", &self.email).await?;
+        Ok(())
+    }
+
     /// For the transaction of a success: frees the taken failure (and forgets earlier ones, as
     /// any successful sign-in does).
     pub fn success_write(&self) -> Write {

@@ -7,9 +7,9 @@ use axum::extract::State;
 use serde::Deserialize;
 use shared::AppContext;
 use shared::accounts::principal::Outcome;
-use shared::accounts::users::{self, Credential};
+use shared::accounts::users;
 use shared::accounts::{Bearer, sessions};
-use shared::auth::{Email, Password, Verification};
+use shared::auth::Password;
 use shared::http::{ApiError, ApiJson, ClientOrigin};
 use shared::mfa::{self, Code, Guard, Method, MfaError, Proof};
 use shared::store::{Condition, Update, Write};
@@ -74,7 +74,7 @@ pub async fn disable(
 
     let (mut writes, proof_writes) = match confirmation {
         Confirmation::Password(password) => {
-            if !password_matches(&ctx, &account.user.email, &password).await? {
+            if !super::password_matches(&ctx, &account.user.email, &password).await? {
                 guard
                     .failed(&ctx, "auth.mfa.disable_failed", user_id, &origin)
                     .await?;
@@ -191,27 +191,4 @@ async fn code_failed(
         Ok(()) => MfaError::InvalidCode.into(),
         Err(err) => err,
     }
-}
-
-async fn password_matches(
-    ctx: &AppContext,
-    email: &str,
-    password: &Password,
-) -> Result<bool, ApiError> {
-    let email = Email::parse(email)
-        .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
-    let credential: Option<Credential> = ctx
-        .store
-        .get(&users::credential_key(&email))
-        .await?
-        .map(|item| item.to_entity())
-        .transpose()?;
-    // An account without a password (provider sign-in only) still costs one hash.
-    let hash = credential.as_ref().and_then(|c| c.password_hash.as_deref());
-    let verified = ctx
-        .passwords
-        .verify(password, hash)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(matches!(verified, Verification::Match { .. }))
 }
