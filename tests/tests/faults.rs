@@ -1,0 +1,229 @@
+//! Faults along each multi-step flow: the store fails the N-th call (unreachable, then
+//! throttling) for every N a flow makes, on both backends. The answer must be a clean envelope
+//! (or the flow's success, when the failed call was housekeeping after the commit), and the data
+//! afterwards consistent: no half-created account, no session without its refresh token, no
+//! token usable twice, no MFA half on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use api_tests::Gateway;
+use api_tests::client::*;
+use serde_json::json;
+use shared::testkit::faults::{Fault, FaultyBackend, Plan};
+use shared::testkit::{TestResponse, TestStore, context, json_request, request, totp_code};
+
+shared::on_both_backends!(
+    signup_is_whole_or_absent,
+    login_opens_a_whole_session_or_none,
+    refresh_rotates_once_or_not_at_all,
+    mfa_is_on_with_its_codes_or_off,
+);
+
+static FAULTS: AtomicUsize = AtomicUsize::new(0);
+
+struct Rig {
+    api: Gateway,
+    ctx: shared::AppContext,
+    faulty: Arc<FaultyBackend>,
+    _store: TestStore,
+}
+
+fn rig(t: TestStore) -> Rig {
+    let (t, faulty) = t.with_faults();
+    let mut settings = GENEROUS.to_vec();
+    settings.extend([
+        ("SESSION_POLICY", "multi"),
+        ("LOGIN_FAIL_EMAIL_THRESHOLD", "1000"),
+    ]);
+    let (ctx, _) = context(&t, &settings);
+    let api = Gateway::new(&ctx);
+    Rig {
+        api,
+        ctx,
+        faulty,
+        _store: t,
+    }
+}
+
+const FAULT_KINDS: [Fault; 2] = [Fault::Unavailable, Fault::Throttled];
+
+/// How many store calls `flow` makes when nothing fails.
+async fn calls_of(rig: &Rig, flow: impl std::future::Future<Output = TestResponse>) -> u32 {
+    rig.faulty.set_plan(Plan::Healthy);
+    let response = flow.await;
+    assert!(response.status.is_success(), "{}", response.text());
+    rig.faulty.calls()
+}
+
+/// A failed call answers the envelope with 503 (unreachable, throttled): never a partial 2xx
+/// body, never another 5xx.
+fn clean_failure(response: &TestResponse, what: &str) -> bool {
+    if response.status.is_success() {
+        return false;
+    }
+    let body = response.json();
+    assert_eq!(response.status, 503, "{what}: {}", response.text());
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE", "{what}");
+    assert!(response.header("retry-after").is_some(), "{what}");
+    true
+}
+
+async fn signup_is_whole_or_absent(t: TestStore) {
+    let rig = rig(t);
+    let calls = calls_of(&rig, signup(&rig.api, "probe@example.com")).await;
+    assert!(calls >= 2);
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            let email = format!("signup-{n}-{fault:?}@example.com").to_lowercase();
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = signup(&rig.api, &email).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("signup, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            let login = login(&rig.api, &email, PASSWORD).await;
+            if failed {
+                // Absent: the email is free and a retry creates the account.
+                assert_eq!(login.status, 401, "signup call {n}: {}", login.text());
+                assert_eq!(signup(&rig.api, &email).await.status, 201);
+            } else {
+                assert_eq!(login.status, 200, "signup call {n}");
+            }
+        }
+    }
+}
+
+async fn login_opens_a_whole_session_or_none(t: TestStore) {
+    let rig = rig(t);
+    signup(&rig.api, "login@example.com").await;
+    let calls = calls_of(&rig, login(&rig.api, "login@example.com", PASSWORD)).await;
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            let (access, _) = tokens(&login(&rig.api, "login@example.com", PASSWORD).await);
+            let before = sessions(&rig, &access).await;
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = login(&rig.api, "login@example.com", PASSWORD).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("login, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            let after = sessions(&rig, &access).await;
+            if failed {
+                assert_eq!(
+                    after, before,
+                    "login call {n}: no session without its answer"
+                );
+            } else {
+                assert_eq!(after, before + 1, "login call {n}");
+                let (_, refresh_token) = tokens(&response);
+                assert_eq!(refresh(&rig.api, &refresh_token).await.status, 200);
+            }
+        }
+    }
+}
+
+async fn sessions(rig: &Rig, access: &str) -> usize {
+    let listed = rig
+        .api
+        .send(with_bearer(request("GET", "/v1/auth/sessions"), access))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    listed.json()["sessions"].as_array().unwrap().len()
+}
+
+async fn refresh_rotates_once_or_not_at_all(t: TestStore) {
+    let rig = rig(t);
+    let (_, first) = tokens(&signup(&rig.api, "refresh@example.com").await);
+    let calls = calls_of(&rig, refresh(&rig.api, &first)).await;
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            let (_, token) = tokens(&login(&rig.api, "refresh@example.com", PASSWORD).await);
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = refresh(&rig.api, &token).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("refresh, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            if failed {
+                // Not rotated: the token still works, exactly once.
+                let retried = refresh(&rig.api, &token).await;
+                assert_eq!(retried.status, 200, "refresh call {n}: {}", retried.text());
+                assert_eq!(refresh(&rig.api, &token).await.status, 401);
+            } else {
+                let (_, next) = tokens(&response);
+                assert_eq!(
+                    refresh(&rig.api, &token).await.status,
+                    401,
+                    "old token dead"
+                );
+                assert_eq!(refresh(&rig.api, &next).await.status, 200);
+            }
+        }
+    }
+}
+
+async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
+    let rig = rig(t);
+    let mut n = 1;
+    let mut calls = u32::MAX;
+    let mut fault_index = 0;
+    while n <= calls {
+        let fault = FAULT_KINDS[fault_index % 2];
+        let email = format!("mfa-{}@example.com", uuid::Uuid::new_v4().simple());
+        let (access, _) = tokens(&signup(&rig.api, &email).await);
+        let secret = rig
+            .api
+            .send(with_bearer(request("POST", "/v1/auth/mfa/setup"), &access))
+            .await
+            .json()["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let enable = || {
+            with_bearer(
+                json_request(
+                    "POST",
+                    "/v1/auth/mfa/enable",
+                    &json!({"code": totp_code(&secret, rig.ctx.clock.epoch_seconds())}),
+                ),
+                &access,
+            )
+        };
+        if calls == u32::MAX {
+            calls = calls_of(&rig, rig.api.send(enable())).await;
+            continue;
+        }
+        rig.faulty.set_plan(Plan::Nth(n, fault));
+        let response = rig.api.send(enable()).await;
+        FAULTS.fetch_add(1, Ordering::SeqCst);
+        let failed = clean_failure(&response, &format!("mfa enable, call {n}"));
+        rig.faulty.set_plan(Plan::Healthy);
+        let status = rig
+            .api
+            .send(with_bearer(request("GET", "/v1/auth/mfa/status"), &access))
+            .await
+            .json();
+        let me = me(&rig.api, &access).await.json();
+        if failed {
+            // Off, setup still pending: the same code enables it on a retry.
+            assert_eq!(status["enabled"], false, "enable call {n}");
+            assert_eq!(me["mfa_enabled"], false, "enable call {n}");
+            assert_eq!(
+                rig.api.send(enable()).await.status,
+                200,
+                "retry after call {n}"
+            );
+        } else {
+            assert_eq!(status["enabled"], true, "enable call {n}");
+            assert_eq!(status["backup_codes_remaining"], 10);
+            assert_eq!(me["mfa_enabled"], true);
+        }
+        fault_index += 1;
+        if fault_index % 2 == 0 {
+            n += 1;
+        }
+    }
+    println!(
+        "faults: {} store faults injected along signup, login, refresh and MFA enable so far",
+        FAULTS.load(Ordering::SeqCst)
+    );
+}
