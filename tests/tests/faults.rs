@@ -19,6 +19,8 @@ shared::on_both_backends!(
     login_opens_a_whole_session_or_none,
     refresh_rotates_once_or_not_at_all,
     mfa_is_on_with_its_codes_or_off,
+    a_second_step_completes_once_or_not_at_all,
+    a_reset_changes_the_password_once_or_not_at_all,
 );
 
 static FAULTS: AtomicUsize = AtomicUsize::new(0);
@@ -36,6 +38,9 @@ fn rig(t: TestStore) -> Rig {
     settings.extend([
         ("SESSION_POLICY", "multi"),
         ("LOGIN_FAIL_EMAIL_THRESHOLD", "1000"),
+        ("RESET_MIN_RESPONSE_MS", "0"),
+        ("RL_RESET_EMAIL_LIMIT", "100000"),
+        ("RL_RESET_IP_LIMIT", "100000"),
     ]);
     let (ctx, _) = context(&t, &settings);
     let api = Gateway::new(&ctx);
@@ -223,7 +228,120 @@ async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
         }
     }
     println!(
-        "faults: {} store faults injected along signup, login, refresh and MFA enable so far",
+        "faults: {} store faults injected along signup, login, refresh, MFA enable, MFA verify and reset so far",
         FAULTS.load(Ordering::SeqCst)
     );
+}
+
+/// Signs `email` up and turns MFA on; returns the TOTP secret (the clock is one step on).
+async fn enrolled(rig: &Rig, email: &str) -> String {
+    let (access, _) = tokens(&signup(&rig.api, email).await);
+    let secret = rig
+        .api
+        .send(with_bearer(request("POST", "/v1/auth/mfa/setup"), &access))
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = totp_code(&secret, rig.ctx.clock.epoch_seconds());
+    let enabled = rig
+        .api
+        .send(with_bearer(
+            json_request("POST", "/v1/auth/mfa/enable", &json!({"code": code})),
+            &access,
+        ))
+        .await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text());
+    secret
+}
+
+async fn a_second_step_completes_once_or_not_at_all(t: TestStore) {
+    let rig = rig(t);
+    let secret = enrolled(&rig, "second@example.com").await;
+    let verify = |token: &str| {
+        json_request(
+            "POST",
+            "/v1/auth/mfa/verify",
+            &json!({"mfa_token": token, "code": totp_code(&secret, rig.ctx.clock.epoch_seconds())}),
+        )
+    };
+    let pending = || async {
+        login(&rig.api, "second@example.com", PASSWORD).await.json()["mfa_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    rig.ctx.clock.advance(std::time::Duration::from_secs(30));
+    let probe = pending().await;
+    let calls = calls_of(&rig, rig.api.send(verify(&probe))).await;
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            // Each attempt uses a code of its own step.
+            rig.ctx.clock.advance(std::time::Duration::from_secs(30));
+            let token = pending().await;
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = rig.api.send(verify(&token)).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("mfa verify, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            if failed {
+                // Neither the token nor the code was spent: the same pair completes it, once.
+                let retried = rig.api.send(verify(&token)).await;
+                assert_eq!(retried.status, 200, "verify call {n}: {}", retried.text());
+            } else {
+                let (access, _) = tokens(&response);
+                assert_eq!(me(&rig.api, &access).await.status, 200);
+            }
+            assert_eq!(rig.api.send(verify(&token)).await.status, 401, "spent once");
+        }
+    }
+}
+
+async fn a_reset_changes_the_password_once_or_not_at_all(t: TestStore) {
+    let rig = rig(t);
+    signup(&rig.api, "reset@example.org").await;
+    let fresh_link = || async {
+        rig.ctx.clock.advance(std::time::Duration::from_secs(1));
+        request_reset(&rig.api, "reset@example.org").await;
+        reset_token(&rig.ctx, "reset@example.org")
+    };
+    let probe = fresh_link().await;
+    let calls = calls_of(
+        &rig,
+        confirm_reset(&rig.api, &probe, "probe passphrase 000"),
+    )
+    .await;
+    let mut current = "probe passphrase 000".to_owned();
+    for n in 1..=calls {
+        for (i, fault) in FAULT_KINDS.into_iter().enumerate() {
+            let token = fresh_link().await;
+            let new = format!("passphrase number {n} {i}");
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = confirm_reset(&rig.api, &token, &new).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("reset confirm, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            if failed {
+                // Unchanged: the old password signs in and the link still works, once.
+                assert_eq!(
+                    login(&rig.api, "reset@example.org", &current).await.status,
+                    200
+                );
+                let retried = confirm_reset(&rig.api, &token, &new).await;
+                assert_eq!(retried.status, 204, "reset call {n}: {}", retried.text());
+            }
+            current = new.clone();
+            assert_eq!(
+                login(&rig.api, "reset@example.org", &current).await.status,
+                200
+            );
+            assert_eq!(
+                confirm_reset(&rig.api, &token, "yet another one 99")
+                    .await
+                    .status,
+                400
+            );
+        }
+    }
 }
