@@ -123,11 +123,7 @@ pub fn limit_write(
     limit: RateLimit,
 ) -> (crate::store::Write, u64) {
     let (key, end, retry_after) = window(ctx, scope, subject, limit);
-    let under_limit = Condition::attribute_not_exists("count").or(Condition::compare(
-        "count",
-        crate::store::Cmp::Lt,
-        i64::from(limit.limit),
-    ));
+    let under_limit = Condition::absent_or_below("count", i64::from(limit.limit));
     let write = crate::store::Write::Update {
         key,
         updates: vec![
@@ -226,11 +222,7 @@ pub mod lockout {
         subject: &Subject,
         policy: Policy,
     ) -> Result<Option<i64>, StoreError> {
-        let room = Condition::attribute_not_exists("count").or(Condition::compare(
-            "count",
-            crate::store::Cmp::Lt,
-            i64::from(policy.threshold),
-        ));
+        let room = Condition::absent_or_below("count", i64::from(policy.threshold));
         match ctx
             .store
             .update(

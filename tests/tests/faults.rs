@@ -174,15 +174,7 @@ async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
     while n <= calls {
         let fault = FAULT_KINDS[fault_index % 2];
         let email = format!("mfa-{}@example.com", uuid::Uuid::new_v4().simple());
-        let (access, _) = tokens(&signup(&rig.api, &email).await);
-        let secret = rig
-            .api
-            .send(with_bearer(request("POST", "/v1/auth/mfa/setup"), &access))
-            .await
-            .json()["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (access, secret) = signed_up_with_setup(&rig, &email).await;
         let enable = || {
             with_bearer(
                 json_request(
@@ -233,8 +225,8 @@ async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
     );
 }
 
-/// Signs `email` up and turns MFA on; returns the TOTP secret (the clock is one step on).
-async fn enrolled(rig: &Rig, email: &str) -> String {
+/// Signs a new account up and starts an MFA setup: its access token and TOTP secret.
+async fn signed_up_with_setup(rig: &Rig, email: &str) -> (String, String) {
     let (access, _) = tokens(&signup(&rig.api, email).await);
     let secret = rig
         .api
@@ -244,6 +236,12 @@ async fn enrolled(rig: &Rig, email: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned();
+    (access, secret)
+}
+
+/// Signs `email` up and turns MFA on; returns the TOTP secret.
+async fn enrolled(rig: &Rig, email: &str) -> String {
+    let (access, secret) = signed_up_with_setup(rig, email).await;
     let code = totp_code(&secret, rig.ctx.clock.epoch_seconds());
     let enabled = rig
         .api

@@ -75,21 +75,32 @@ async fn status(api: &Gateway, access: &str) -> Value {
     response.json()
 }
 
+/// The secret of a new setup.
+async fn new_secret(api: &Gateway, access: &str) -> String {
+    let started = setup(api, access).await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    started.json()["secret"].as_str().unwrap().to_owned()
+}
+
+/// Sets up an authenticator and enables MFA with its current code: the secret and the answer.
+async fn turn_on(api: &Gateway, ctx: &shared::AppContext, access: &str) -> (String, TestResponse) {
+    let secret = new_secret(api, access).await;
+    let enabled = api
+        .send(bearer_post(
+            "/v1/auth/mfa/enable",
+            access,
+            &json!({"code": code_now(ctx, &secret)}),
+        ))
+        .await;
+    (secret, enabled)
+}
+
 /// Signs `email` up and turns MFA on; the clock is then one step further.
 async fn enroll(api: &Gateway, ctx: &shared::AppContext, email: &str) -> Enrolled {
     let signed_up = signup(api, email).await;
     let user_id = signed_up.json()["user"]["id"].as_str().unwrap().to_owned();
     let (access, _) = tokens(&signed_up);
-    let started = setup(api, &access).await;
-    assert_eq!(started.status, 200, "{}", started.text());
-    let secret = started.json()["secret"].as_str().unwrap().to_owned();
-    let enabled = api
-        .send(bearer_post(
-            "/v1/auth/mfa/enable",
-            &access,
-            &json!({"code": code_now(ctx, &secret)}),
-        ))
-        .await;
+    let (secret, enabled) = turn_on(api, ctx, &access).await;
     assert_eq!(enabled.status, 200, "{}", enabled.text());
     let backup_codes = enabled.json()["backup_codes"]
         .as_array()
@@ -359,17 +370,7 @@ async fn mfa_turns_off_with_the_password_or_a_code(t: TestStore) {
     // On again, then off with a TOTP code; on again, then off with a backup code.
     let (access, _) = tokens(&plain);
     for kind in ["totp", "backup"] {
-        let secret = setup(&api, &access).await.json()["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let enabled = api
-            .send(bearer_post(
-                "/v1/auth/mfa/enable",
-                &access,
-                &json!({"code": code_now(&ctx, &secret)}),
-            ))
-            .await;
+        let (secret, enabled) = turn_on(&api, &ctx, &access).await;
         assert_eq!(enabled.status, 200);
         next_step(&ctx);
         let code = match kind {
@@ -583,14 +584,8 @@ async fn setup_and_enable_refuse_what_does_not_fit(t: TestStore) {
     .await
     .assert_error(409, "HTTP_ERROR");
     // A new setup replaces the pending one: only the newest secret confirms.
-    let first = setup(&api, &access).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = setup(&api, &access).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = new_secret(&api, &access).await;
+    let second = new_secret(&api, &access).await;
     assert_ne!(first, second);
     let refused = api.send(enable(code_now(&ctx, &first))).await;
     assert_eq!(
@@ -609,10 +604,7 @@ async fn setup_and_enable_refuse_what_does_not_fit(t: TestStore) {
         .await
         .assert_error(409, "HTTP_ERROR");
     assert_eq!(status(&api, &access).await["setup_pending"], false);
-    let third = setup(&api, &access).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let third = new_secret(&api, &access).await;
     // (The session is more than ten minutes old by now: the password confirms it.)
     let with_password = json!({"code": code_now(&ctx, &third), "password": PASSWORD});
     let enabled = api
@@ -629,17 +621,7 @@ async fn turning_mfa_on_ends_the_other_sessions(t: TestStore) {
     let (api, ctx) = api_and_context(&t, &[("SESSION_POLICY", "multi")]);
     let (first, _) = tokens(&signup(&api, "devices@example.com").await);
     let (second, _) = tokens(&login(&api, "devices@example.com", PASSWORD).await);
-    let secret = setup(&api, &first).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enabled = api
-        .send(bearer_post(
-            "/v1/auth/mfa/enable",
-            &first,
-            &json!({"code": code_now(&ctx, &secret)}),
-        ))
-        .await;
+    let (_, enabled) = turn_on(&api, &ctx, &first).await;
     assert_eq!(enabled.status, 200);
     assert_eq!(me(&api, &first).await.status, 200);
     me(&api, &second).await.assert_error(401, "UNAUTHORIZED");
@@ -743,17 +725,7 @@ async fn a_pending_sign_in_dies_when_mfa_is_turned_off_and_on(t: TestStore) {
         .await
         .assert_error(401, "UNAUTHORIZED");
     ctx.clock.advance(Duration::from_secs(1));
-    let secret = setup(&api, &enrolled.access).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let on = api
-        .send(bearer_post(
-            "/v1/auth/mfa/enable",
-            &enrolled.access,
-            &json!({"code": code_now(&ctx, &secret)}),
-        ))
-        .await;
+    let (secret, on) = turn_on(&api, &ctx, &enrolled.access).await;
     assert_eq!(on.status, 200);
     next_step(&ctx);
     verify(&api, &token, "code", &code_now(&ctx, &secret))
@@ -1009,10 +981,7 @@ async fn an_older_session_confirms_with_the_password_to_turn_mfa_on(t: TestStore
     let (access, _) = tokens(&signup(&api, "stale@example.com").await);
     // Eleven minutes after signing in (the access token still valid), the session is old.
     ctx.clock.advance(Duration::from_secs(11 * 60));
-    let secret = setup(&api, &access).await.json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let secret = new_secret(&api, &access).await;
     let enable = |body: Value| bearer_post("/v1/auth/mfa/enable", &access, &body);
     for body in [
         json!({"code": code_now(&ctx, &secret)}),

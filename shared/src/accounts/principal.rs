@@ -200,10 +200,7 @@ impl Account {
 
     /// When the account disappears by itself (demo accounts): what it creates must go with it.
     pub fn expires_at(&self) -> Option<i64> {
-        self.items
-            .iter()
-            .find(|i| i.key().is_some_and(|k| k.sk == users::PROFILE))
-            .and_then(Item::expires_at)
+        users::profile_item(&self.items).and_then(Item::expires_at)
     }
 }
 

@@ -112,20 +112,20 @@ pub fn create_writes(
     ])
 }
 
-/// When the password last changed (epoch seconds), from a page of the user's partition:
-/// reset links and pending sign-ins from before it are dead.
-pub fn password_changed_at(items: &[Item]) -> Option<i64> {
+/// The profile's item in a page of the user's partition.
+pub fn profile_item(items: &[Item]) -> Option<&Item> {
     items
         .iter()
         .find(|i| i.key().is_some_and(|k| k.sk == PROFILE))
-        .and_then(|i| i.get_i64(PASSWORD_CHANGED_AT))
+}
+
+/// When the password last changed (epoch seconds), from a page of the user's partition:
+/// reset links and pending sign-ins from before it are dead.
+pub fn password_changed_at(items: &[Item]) -> Option<i64> {
+    profile_item(items).and_then(|i| i.get_i64(PASSWORD_CHANGED_AT))
 }
 
 /// Finds the profile in a page of the user's partition.
 pub fn profile_in(items: &[Item]) -> Result<Option<User>, crate::store::StoreError> {
-    items
-        .iter()
-        .find(|i| i.key().is_some_and(|k| k.sk == PROFILE))
-        .map(Item::to_entity)
-        .transpose()
+    profile_item(items).map(Item::to_entity).transpose()
 }

@@ -73,6 +73,20 @@ impl Guard {
         Ok(())
     }
 
+    /// A wrong or already used second factor: `mfa_attempts_total{result=failure}`, the
+    /// `auth.mfa.verify.failure` event, and the failure in the lockout.
+    pub async fn code_failed(
+        &self,
+        ctx: &AppContext,
+        user_id: &str,
+        origin: &Origin,
+        method: super::Method,
+    ) -> Result<(), ApiError> {
+        super::count_attempt(ctx, "failure", method);
+        self.failed(ctx, super::FAILURE_EVENT, user_id, origin)
+            .await
+    }
+
     /// The check was neither a success nor a failure of this factor (the request failed on
     /// something else): the taken failure is given back.
     pub async fn release(&self, ctx: &AppContext) -> Result<(), ApiError> {

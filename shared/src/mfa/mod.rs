@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppContext;
 use crate::accounts::users::user_partition;
-use crate::store::{Cmp, Condition, EXPIRES_AT, Item, Key, StoreError, Update, Write};
+use crate::store::{Condition, EXPIRES_AT, Item, Key, StoreError, Update, Write};
 pub use guard::Guard;
 pub use totp::Shape;
 
@@ -35,6 +35,8 @@ pub const ENROLLMENT: &str = "MFA";
 pub const SETUP: &str = "MFA#SETUP";
 /// How long a started setup waits for its first code.
 pub const SETUP_TTL: Duration = Duration::from_secs(10 * 60);
+/// What a wrong second factor is recorded as, wherever it is checked.
+pub const FAILURE_EVENT: &str = "auth.mfa.verify.failure";
 /// Verification attempts one `mfa_token` allows.
 pub const TOKEN_ATTEMPTS: i64 = 5;
 
@@ -200,13 +202,7 @@ impl Enrollment {
                 Ok(Accepted {
                     method: Method::Totp,
                     updates: vec![Update::set("last_step", step)],
-                    condition: Condition::Exists.and(
-                        Condition::attribute_not_exists("last_step").or(Condition::compare(
-                            "last_step",
-                            Cmp::Lt,
-                            step,
-                        )),
-                    ),
+                    condition: Condition::Exists.and(Condition::absent_or_below("last_step", step)),
                     others: Vec::new(),
                 })
             }
@@ -412,13 +408,8 @@ pub mod attempts {
     /// Takes one of the token's attempts; `false` once all are used or the token was spent.
     /// Exact under concurrency: one conditional `ADD` each.
     pub async fn take(ctx: &AppContext, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
-        let left = Condition::attribute_not_exists("consumed").and(
-            Condition::attribute_not_exists("attempts").or(Condition::compare(
-                "attempts",
-                Cmp::Lt,
-                TOKEN_ATTEMPTS,
-            )),
-        );
+        let left = Condition::attribute_not_exists("consumed")
+            .and(Condition::absent_or_below("attempts", TOKEN_ATTEMPTS));
         match ctx
             .store
             .update(

@@ -55,6 +55,11 @@ impl Condition {
         Self::compare(name, Cmp::Eq, value)
     }
 
+    /// `name` is absent or less than `value`: a counter with room left, a step not yet used.
+    pub fn absent_or_below(name: &str, value: impl Into<Value>) -> Self {
+        Self::attribute_not_exists(name).or(Self::compare(name, Cmp::Lt, value))
+    }
+
     pub fn and(self, other: Condition) -> Self {
         match self {
             Self::And(mut all) => {
@@ -301,6 +306,15 @@ mod tests {
             .with("n", 5)
             .with("s", "abc")
             .with("f", 1.5)
+    }
+
+    #[test]
+    fn absent_or_below_holds_for_a_missing_or_smaller_attribute() {
+        let item = item();
+        assert!(Condition::absent_or_below("missing", 1).evaluate(Some(&item)));
+        assert!(Condition::absent_or_below("n", 6).evaluate(Some(&item)));
+        assert!(!Condition::absent_or_below("n", 5).evaluate(Some(&item)));
+        assert!(!Condition::absent_or_below("n", 4).evaluate(Some(&item)));
     }
 
     #[test]

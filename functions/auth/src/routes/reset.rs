@@ -22,7 +22,7 @@ use shared::auth::tokens::{new_opaque_token, opaque_token_digest};
 use shared::auth::{Email, Password};
 use shared::http::{ApiError, ApiJson};
 use shared::mailer::Message;
-use shared::store::{Cmp, Condition, Item, Key, Query, StoreError, Update, Write};
+use shared::store::{Condition, Item, Key, Query, StoreError, Update, Write};
 use utoipa::ToSchema;
 
 use shared::http::ClientOrigin;
@@ -273,13 +273,8 @@ impl SecondFactor {
         origin: &shared::accounts::Origin,
     ) -> Result<Self, ApiError> {
         use shared::mfa::{Enrollment, Guard, MfaError, Proof};
-        let attempt_left = Condition::Exists.and(
-            Condition::attribute_not_exists("attempts").or(Condition::compare(
-                "attempts",
-                Cmp::Lt,
-                CODE_ATTEMPTS,
-            )),
-        );
+        let attempt_left =
+            Condition::Exists.and(Condition::absent_or_below("attempts", CODE_ATTEMPTS));
         let (attempt, guard) = tokio::join!(
             ctx.store
                 .update(reset, vec![Update::add("attempts", 1)], Some(attempt_left)),
@@ -348,9 +343,8 @@ impl SecondFactor {
         user_id: &str,
         origin: &shared::accounts::Origin,
     ) -> Result<(), ApiError> {
-        shared::mfa::count_attempt(ctx, "failure", self.method);
         self.guard
-            .failed(ctx, "auth.mfa.verify.failure", user_id, origin)
+            .code_failed(ctx, user_id, origin, self.method)
             .await
     }
 }

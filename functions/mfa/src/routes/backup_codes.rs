@@ -13,7 +13,7 @@ use shared::mfa::{self, Code, Guard, Method, MfaError, Proof, backup};
 use shared::store::{Update, Write};
 use utoipa::ToSchema;
 
-use super::{BackupCodes, FAILURE_EVENT, enrolled};
+use super::{BackupCodes, enrolled};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegenerateRequest {
@@ -48,7 +48,12 @@ pub async fn regenerate(
     let proof = Proof::Totp(body.code.expose().to_owned());
     let accepted = match enrollment.check(&ctx, user_id, &account.items, &proof) {
         Ok(accepted) => accepted,
-        Err(MfaError::InvalidCode) => return Err(failed(&ctx, &guard, user_id, &origin).await),
+        Err(MfaError::InvalidCode) => {
+            guard
+                .code_failed(&ctx, user_id, &origin, Method::Totp)
+                .await?;
+            return Err(MfaError::InvalidCode.into());
+        }
         Err(err) => return Err(err.into()),
     };
     let old_codes = mfa::backup_keys_in(&account.items);
@@ -78,7 +83,10 @@ pub async fn regenerate(
     writes.push(guard.success_write());
     if let Outcome::Conflict { .. } = bearer.transact_checked(&ctx, writes).await? {
         // The code was used by a parallel request first.
-        return Err(failed(&ctx, &guard, user_id, &origin).await);
+        guard
+            .code_failed(&ctx, user_id, &origin, Method::Totp)
+            .await?;
+        return Err(MfaError::InvalidCode.into());
     }
     // The old codes can no longer be found; removing their items is housekeeping.
     for chunk in old_codes.chunks(100) {
@@ -106,18 +114,4 @@ pub async fn regenerate(
     Ok(Json(BackupCodes {
         backup_codes: codes,
     }))
-}
-
-/// A wrong or already used code: recorded, counted, answered with 422 on `body.code`.
-async fn failed(
-    ctx: &AppContext,
-    guard: &Guard,
-    user_id: &str,
-    origin: &shared::accounts::Origin,
-) -> ApiError {
-    mfa::count_attempt(ctx, "failure", Method::Totp);
-    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
-        Ok(()) => MfaError::InvalidCode.into(),
-        Err(err) => err,
-    }
 }

@@ -15,8 +15,8 @@ use shared::mfa::{self, Code, Guard, Method, MfaError, Proof};
 use shared::store::{Condition, Update, Write};
 use utoipa::ToSchema;
 
+use super::enrolled;
 use super::status::MfaStatus;
-use super::{FAILURE_EVENT, enrolled};
 
 #[derive(Deserialize, ToSchema)]
 pub struct DisableRequest {
@@ -96,7 +96,10 @@ pub async fn disable(
                     (accepted.writes_deleting(user_id), count)
                 }
                 Err(MfaError::InvalidCode) => {
-                    return Err(code_failed(&ctx, &guard, user_id, &origin, proof.method()).await);
+                    guard
+                        .code_failed(&ctx, user_id, &origin, proof.method())
+                        .await?;
+                    return Err(MfaError::InvalidCode.into());
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -150,7 +153,8 @@ pub async fn disable(
         (Outcome::Committed, _) => {}
         // The code was used by a parallel request first.
         (Outcome::Conflict { index: Some(i) }, Some(method)) if i < proof_writes => {
-            return Err(code_failed(&ctx, &guard, user_id, &origin, method).await);
+            guard.code_failed(&ctx, user_id, &origin, method).await?;
+            return Err(MfaError::InvalidCode.into());
         }
         (Outcome::Conflict { .. }, _) => {
             return Err(super::conflict(
@@ -176,19 +180,4 @@ pub async fn disable(
         }
     }
     Ok(Json(MfaStatus::off()))
-}
-
-/// A wrong or already used code: recorded, counted, answered with 422 on `body.code`.
-async fn code_failed(
-    ctx: &AppContext,
-    guard: &Guard,
-    user_id: &str,
-    origin: &shared::accounts::Origin,
-    method: Method,
-) -> ApiError {
-    mfa::count_attempt(ctx, "failure", method);
-    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
-        Ok(()) => MfaError::InvalidCode.into(),
-        Err(err) => err,
-    }
 }

@@ -65,7 +65,7 @@ pub async fn enable(
         confirm_recent_sign_in(&ctx, &bearer, &account, body.password.as_ref(), &origin).await?;
     let Some(step) = setup.secret.matching_step(&ctx, body.code.expose())? else {
         // Nothing to guess here (the caller chose this secret), so no lockout; still recorded.
-        shared::audit::security(&ctx, super::FAILURE_EVENT, Some(user_id), &origin);
+        shared::audit::security(&ctx, mfa::FAILURE_EVENT, Some(user_id), &origin);
         mfa::count_attempt(&ctx, "failure", Method::Totp);
         if let Some(guard) = &guard {
             guard.release(&ctx).await?;

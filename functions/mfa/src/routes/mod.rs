@@ -17,9 +17,6 @@ use shared::http::ApiError;
 use shared::mfa::Enrollment;
 use utoipa::ToSchema;
 
-/// What a wrong second factor is recorded as, wherever it is checked.
-pub(crate) const FAILURE_EVENT: &str = "auth.mfa.verify.failure";
-
 pub(crate) fn conflict(message: &'static str) -> ApiError {
     ApiError::http(StatusCode::CONFLICT, message)
 }

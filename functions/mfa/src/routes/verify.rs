@@ -21,8 +21,6 @@ use shared::mfa::{self, Code, Enrollment, Guard, Method, MfaError, Proof, attemp
 use shared::store::{Condition, Query, StoreError, Write};
 use utoipa::ToSchema;
 
-use super::FAILURE_EVENT;
-
 /// (No `Debug`: nothing should ever print the token or the code.)
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
@@ -132,7 +130,8 @@ pub async fn verify(
     let accepted = match enrollment.check(&ctx, &user.id, &items, &proof) {
         Ok(accepted) => accepted,
         Err(MfaError::InvalidCode) => {
-            return Err(failed(&ctx, &guard, &user.id, &origin, method).await);
+            guard.code_failed(&ctx, &user.id, &origin, method).await?;
+            return Err(invalid_code());
         }
         Err(err) => return Err(err.into()),
     };
@@ -181,7 +180,8 @@ pub async fn verify(
         Ok(()) => {}
         // The code was spent by a parallel request: a replay, counted like a wrong code.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < proof_writes => {
-            return Err(failed(&ctx, &guard, &user.id, &origin, method).await);
+            guard.code_failed(&ctx, &user.id, &origin, method).await?;
+            return Err(invalid_code());
         }
         // The token was spent by a parallel request, or the account changed meanwhile.
         Err(StoreError::ConditionFailed { .. }) => return Err(invalid_mfa_token()),
@@ -194,19 +194,4 @@ pub async fn verify(
     }
     mfa::count_attempt(&ctx, "success", method);
     Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
-}
-
-/// A wrong or already used code: recorded, counted (the lockout may lock now), answered 401.
-async fn failed(
-    ctx: &AppContext,
-    guard: &Guard,
-    user_id: &str,
-    origin: &shared::accounts::Origin,
-    method: Method,
-) -> ApiError {
-    mfa::count_attempt(ctx, "failure", method);
-    match guard.failed(ctx, FAILURE_EVENT, user_id, origin).await {
-        Ok(()) => invalid_code(),
-        Err(err) => err,
-    }
 }
