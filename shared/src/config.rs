@@ -251,17 +251,35 @@ pub struct LockoutSettings {
     pub ip_lock_max_ttl: Duration,
 }
 
+/// How a provider's ID tokens name their issuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssuerCheck {
+    /// The token's `iss` is the configured issuer, exactly.
+    Exact,
+    /// Microsoft's multi-tenant endpoints (`common`, `organizations`, `consumers`): the
+    /// discovery document names `https://login.microsoftonline.com/{tenantid}/v2.0` and each
+    /// token's `iss` must be that template filled with the token's own `tid`.
+    MicrosoftTenant,
+}
+
+/// One OpenID Provider users can sign in with.
 #[derive(Clone, Debug)]
 pub struct OAuthProviderSettings {
+    /// In paths: `/v1/auth/oauth/{name}/…` (`google`, `microsoft`, or a generic provider's).
+    pub name: String,
+    /// Where discovery starts: `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub issuer_check: IssuerCheck,
     pub client_id: String,
     pub client_secret: SecretString,
+    /// The redirect URI registered with the provider (where it sends the browser back).
     pub redirect_uri: String,
 }
 
 #[derive(Clone, Debug)]
 pub struct OAuthSettings {
-    pub google: Option<OAuthProviderSettings>,
-    pub microsoft: Option<OAuthProviderSettings>,
+    /// Configured providers by name: `google`, `microsoft`, and those `OAUTH_PROVIDERS` lists.
+    pub providers: std::collections::BTreeMap<String, OAuthProviderSettings>,
     pub state_ttl: Duration,
     pub nonce_ttl: Duration,
     pub link_ttl: Duration,
@@ -420,8 +438,7 @@ impl Settings {
         }
 
         let oauth = OAuthSettings {
-            google: r.oauth_provider("GOOGLE"),
-            microsoft: r.oauth_provider("MICROSOFT"),
+            providers: r.oauth_providers(environment),
             state_ttl: r.duration("OAUTH_STATE_TTL", 600, 30, HOUR, 1),
             nonce_ttl: r.duration("OAUTH_NONCE_TTL", 600, 30, HOUR, 1),
             link_ttl: r.duration("OAUTH_LINK_TTL", 600, 30, HOUR, 1),
@@ -555,6 +572,14 @@ impl Settings {
     pub fn path(&self, route: &str) -> String {
         format!("{}{}", self.api_prefix, route)
     }
+}
+
+/// Google's issuer (and where its discovery document is).
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+/// A provider name as it appears in variable names: `my-idp` → `MY_IDP`.
+fn env_name(provider: &str) -> String {
+    provider.to_ascii_uppercase().replace('-', "_")
 }
 
 /// Whether `value` is an http(s) URL whose host is this machine (127.0.0.0/8, ::1, localhost).
@@ -718,10 +743,98 @@ impl Reader<'_> {
         CorsOrigins::List(origins)
     }
 
-    fn oauth_provider(&mut self, provider: &str) -> Option<OAuthProviderSettings> {
-        let id_var = format!("OAUTH_{provider}_CLIENT_ID");
-        let secret_var = format!("OAUTH_{provider}_CLIENT_SECRET");
-        let redirect_var = format!("OAUTH_{provider}_REDIRECT_URI");
+    /// Google and Microsoft when their client id is set, and each generic provider
+    /// `OAUTH_PROVIDERS` names (with its own `OAUTH_<NAME>_ISSUER`).
+    fn oauth_providers(
+        &mut self,
+        environment: Environment,
+    ) -> std::collections::BTreeMap<String, OAuthProviderSettings> {
+        let mut providers = std::collections::BTreeMap::new();
+        let google = self.oauth_provider("google", environment, |_| {
+            Some((GOOGLE_ISSUER.to_owned(), IssuerCheck::Exact))
+        });
+        let microsoft = self.oauth_provider("microsoft", environment, |r| {
+            let tenant = r.text("OAUTH_MICROSOFT_TENANT", "common");
+            let valid = !tenant.is_empty()
+                && tenant.len() <= 64
+                && tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+            if !valid {
+                r.problem(
+                    "OAUTH_MICROSOFT_TENANT",
+                    "expected common, organizations, consumers, a tenant id or a tenant domain",
+                );
+            }
+            let check = if matches!(tenant.as_str(), "common" | "organizations" | "consumers") {
+                IssuerCheck::MicrosoftTenant
+            } else {
+                IssuerCheck::Exact
+            };
+            Some((
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+                check,
+            ))
+        });
+        providers.extend(
+            google
+                .into_iter()
+                .chain(microsoft)
+                .map(|p| (p.name.clone(), p)),
+        );
+        for name in self.list("OAUTH_PROVIDERS") {
+            let valid = !name.is_empty()
+                && name.len() <= 32
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !matches!(
+                    name.as_str(),
+                    "google" | "microsoft" | "identities" | "link"
+                );
+            if !valid || providers.contains_key(&name) {
+                self.problem(
+                    "OAUTH_PROVIDERS",
+                    format!(
+                        "{name:?} is not a provider name: 1-32 of a-z, 0-9 and -, listed once, not google, microsoft, identities or link"
+                    ),
+                );
+                continue;
+            }
+            let issuer_var = format!("OAUTH_{}_ISSUER", env_name(&name));
+            let provider = self.oauth_provider(&name, environment, |r| {
+                let Some(issuer) = r.optional(&issuer_var) else {
+                    r.problem(
+                        &issuer_var,
+                        "is required for a provider OAUTH_PROVIDERS lists",
+                    );
+                    return None;
+                };
+                Some((issuer, IssuerCheck::Exact))
+            });
+            let id_var = format!("OAUTH_{}_CLIENT_ID", env_name(&name));
+            if self.optional(&id_var).is_none() {
+                self.problem(&id_var, "is required for a provider OAUTH_PROVIDERS lists");
+            }
+            if let Some(provider) = provider {
+                providers.insert(name, provider);
+            }
+        }
+        providers
+    }
+
+    /// One provider from `OAUTH_<NAME>_CLIENT_ID`, `_CLIENT_SECRET` and `_REDIRECT_URI`; `None`
+    /// when its client id is unset. `issuer` gives its issuer (and reports its own problems).
+    fn oauth_provider(
+        &mut self,
+        name: &str,
+        environment: Environment,
+        issuer: impl FnOnce(&mut Self) -> Option<(String, IssuerCheck)>,
+    ) -> Option<OAuthProviderSettings> {
+        let prefix = format!("OAUTH_{}", env_name(name));
+        let id_var = format!("{prefix}_CLIENT_ID");
+        let secret_var = format!("{prefix}_CLIENT_SECRET");
+        let redirect_var = format!("{prefix}_REDIRECT_URI");
         let client_id = self.optional(&id_var)?;
         let client_secret = self.optional(&secret_var);
         let redirect_uri = self.optional(&redirect_var);
@@ -735,7 +848,22 @@ impl Reader<'_> {
             }
             Some(_) => {}
         }
+        let (issuer, issuer_check) = issuer(self)?;
+        // Plain http only for a provider on this machine (tests, a local Keycloak), never deployed.
+        let secure = issuer.starts_with("https://")
+            || (!environment.is_deployed() && is_loopback_url(&issuer));
+        if !secure || !is_http_url(&issuer) || issuer.contains(['#', '?']) {
+            self.problem(
+                &format!("{prefix}_ISSUER"),
+                format!(
+                    "{issuer:?} must be an https URL without query or fragment (http only on this machine, outside staging and prod)"
+                ),
+            );
+        }
         Some(OAuthProviderSettings {
+            name: name.to_owned(),
+            issuer,
+            issuer_check,
             client_id,
             client_secret: SecretString::from(client_secret.unwrap_or_default()),
             redirect_uri: redirect_uri.unwrap_or_default(),
@@ -863,7 +991,7 @@ mod tests {
         assert_eq!(s.lockout.ip_lock_max_ttl, Duration::from_secs(DAY));
         assert_eq!(s.oauth.state_ttl, Duration::from_secs(600));
         assert_eq!(s.oauth.jwks_cache_ttl, Duration::from_secs(HOUR));
-        assert!(s.oauth.google.is_none());
+        assert!(s.oauth.providers.is_empty());
         assert_eq!(s.mfa.totp_issuer, "ExamPrepSite");
         assert_eq!(
             (
@@ -922,7 +1050,8 @@ mod tests {
             s.secrets_source,
             SecretsSource::SecretsManager { .. }
         ));
-        assert_eq!(s.oauth.google.unwrap().client_id, "id");
+        assert_eq!(s.oauth.providers["google"].client_id, "id");
+        assert_eq!(s.oauth.providers["google"].issuer, GOOGLE_ISSUER);
         assert_eq!(s.function_name, "prod-health");
     }
 
@@ -1049,6 +1178,6 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.tokens.access_ttl, Duration::from_secs(900));
-        assert!(s.oauth.google.is_none());
+        assert!(s.oauth.providers.is_empty());
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod client;
+pub mod oauth;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ pub const FUNCTIONS: &[(&str, RouterFn)] = &[
     ("auth", auth::router),
     ("health", health::router),
     ("mfa", mfa::router),
+    ("oauth", ::oauth::router),
 ];
 
 /// The routing table: path pattern → function name.

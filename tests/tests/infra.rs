@@ -280,6 +280,7 @@ fn allowed(function: &Value) -> (BTreeSet<String>, bool, bool) {
 async fn each_policy_allows_exactly_what_its_function_calls() {
     let store = TestStore::embedded();
     let mut settings = GENEROUS.to_vec();
+    settings.extend(api_tests::oauth::settings());
     settings.extend([
         ("SEED_DEMO_ACCOUNTS", "true"),
         ("SESSION_POLICY", "multi"),
@@ -457,4 +458,41 @@ async fn tour(api: &Gateway, ctx: &shared::AppContext) {
         .await;
     api.send(with_bearer(request("POST", "/v1/auth/logout-all"), &access))
         .await;
+    oauth_tour(api).await;
+}
+
+/// Provider sign-ins: a new account, a link to a password account, the list, an unlink, and a
+/// refused state.
+async fn oauth_tour(api: &Gateway) {
+    use api_tests::oauth::{account, callback, sign_in};
+    let created = sign_in(api, &account("oauth-tour@example.com")).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let refused = sign_in(api, &account("tour@example.com")).await;
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    let link_token = refused.json()["error"]["details"]["link_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let linked = api
+        .send(json_request(
+            "POST",
+            "/v1/auth/oauth/link",
+            &json!({"link_token": link_token, "password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(linked.status, 200, "{}", linked.text());
+    let (access, _) = tokens(&linked);
+    api.send(with_bearer(
+        request("GET", "/v1/auth/oauth/identities"),
+        &access,
+    ))
+    .await;
+    let unlinked = api
+        .send(with_bearer(
+            request("DELETE", "/v1/auth/oauth/identities/local"),
+            &access,
+        ))
+        .await;
+    assert_eq!(unlinked.status, 204, "{}", unlinked.text());
+    callback(api, "/v1/auth/oauth/local/callback?code=x&state=y").await;
 }

@@ -38,6 +38,7 @@ pub fn openapi(api_prefix: &str) -> utoipa::openapi::OpenApi {
     let mut doc = api(api_prefix).into_openapi();
     doc.merge(auth::api(api_prefix).into_openapi());
     doc.merge(mfa::api(api_prefix).into_openapi());
+    doc.merge(oauth::api(api_prefix).into_openapi());
     shared::openapi::finish(&mut doc);
     doc
 }

@@ -35,13 +35,18 @@ pub fn clear(ctx: &AppContext) -> HeaderValue {
 
 /// The refresh token from the request's cookies, if any.
 pub fn token(headers: &HeaderMap) -> Option<String> {
+    value(headers, NAME)
+}
+
+/// The value of the cookie `name` in the request, if it is there and not empty.
+pub fn value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == NAME)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
 }

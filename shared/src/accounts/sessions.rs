@@ -106,6 +106,34 @@ impl SignedIn {
     }
 }
 
+/// The answer to a first factor when the account has MFA on: complete with
+/// `POST /v1/auth/mfa/verify`. (No `Debug`: nothing should ever print the token.)
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequired {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Short-lived token (`typ` = `mfa_pending`), never usable as an access token.
+    pub mfa_token: String,
+}
+
+impl MfaRequired {
+    /// A new `mfa_pending` token for `user_id`.
+    pub fn issue(ctx: &AppContext, user_id: &str) -> Result<Self, TokenError> {
+        let (mfa_token, _) = ctx.tokens.issue(
+            TokenType::MfaPending,
+            user_id,
+            None,
+            &[],
+            ctx.settings.mfa.token_ttl,
+            ctx.clock.epoch_seconds(),
+        )?;
+        Ok(Self {
+            mfa_required: true,
+            mfa_token,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// Unknown, expired, already used in a race, or its session is gone.
@@ -195,6 +223,31 @@ pub fn open(
     let mut pair = access_token(ctx, user, &session_id)?;
     pair.refresh_token = refresh_token;
     Ok((writes, pair))
+}
+
+/// [`open`] for a sign-in: the session's writes are added to `writes`, and under the
+/// single-device policy the account's other sessions (found in `items`, a page of its
+/// partition) are closed in the same transaction, as many as fit beside `reserve` more writes.
+/// Returns the token pair and the sessions that did not fit, for [`close_after_commit`].
+pub fn open_replacing(
+    ctx: &AppContext,
+    user: &User,
+    origin: &Origin,
+    items: &[Item],
+    writes: &mut Vec<Write>,
+    reserve: usize,
+) -> Result<(TokenPair, Vec<Session>), SessionError> {
+    let (session_writes, tokens) = open(ctx, user, origin)?;
+    writes.extend(session_writes);
+    let mut others = if ctx.settings.single_session {
+        sessions_in(items)?
+    } else {
+        Vec::new()
+    };
+    let fit = closable_in(writes.len(), reserve).min(others.len());
+    let rest = others.split_off(fit);
+    writes.extend(others.iter().flat_map(close));
+    Ok((tokens, rest))
 }
 
 /// The writes that end `session` (its item and its current refresh token).

@@ -129,3 +129,28 @@ pub fn password_changed_at(items: &[Item]) -> Option<i64> {
 pub fn profile_in(items: &[Item]) -> Result<Option<User>, crate::store::StoreError> {
     profile_item(items).map(Item::to_entity).transpose()
 }
+
+/// Whether `password` is the account's (`email`'s) password. An account without one (provider
+/// sign-in only) still costs one hash.
+pub async fn password_matches(
+    ctx: &crate::AppContext,
+    email: &str,
+    password: &crate::auth::Password,
+) -> Result<bool, crate::http::ApiError> {
+    let email = Email::parse(email).map_err(|_| {
+        crate::http::ApiError::internal(std::io::Error::other("stored email invalid"))
+    })?;
+    let credential: Option<Credential> = ctx
+        .store
+        .get(&credential_key(&email))
+        .await?
+        .map(|item| item.to_entity())
+        .transpose()?;
+    let hash = credential.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verified = ctx
+        .passwords
+        .verify(password, hash)
+        .await
+        .map_err(crate::http::ApiError::internal)?;
+    Ok(matches!(verified, crate::auth::Verification::Match { .. }))
+}

@@ -35,6 +35,17 @@ pub enum ErrorCode {
     Forbidden,
     /// 409: an account with this email exists.
     EmailTaken,
+    /// 400: an OAuth callback whose `state` is unknown, expired, already used or not this
+    /// browser's: start the sign-in again.
+    InvalidOAuthState,
+    /// 401: the provider refused the code, or its ID token failed a check (signature, issuer,
+    /// audience, nonce, expiry).
+    OAuthFailed,
+    /// 403: the provider does not vouch for the account's email address.
+    EmailNotVerified,
+    /// 409: the provider's email belongs to an account: link with `POST /v1/auth/oauth/link`
+    /// and `details.link_token`.
+    LinkRequired,
     /// 429: too many requests; retry after `Retry-After` seconds.
     RateLimited,
     /// 429: too many failed sign-ins for this email or address; retry after `Retry-After`.
@@ -55,6 +66,10 @@ impl ErrorCode {
             Self::InvalidMfaCode => "INVALID_MFA_CODE",
             Self::Forbidden => "FORBIDDEN",
             Self::EmailTaken => "EMAIL_TAKEN",
+            Self::InvalidOAuthState => "INVALID_OAUTH_STATE",
+            Self::OAuthFailed => "OAUTH_FAILED",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::LinkRequired => "LINK_REQUIRED",
             Self::RateLimited => "RATE_LIMITED",
             Self::AccountLocked => "ACCOUNT_LOCKED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
@@ -235,6 +250,11 @@ impl ApiError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
+    }
+
+    /// The message clients see (never internal detail).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn code(&self) -> ErrorCode {

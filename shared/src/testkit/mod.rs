@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod faults;
+pub mod oidc_provider;
 pub mod recording;
 pub mod servers;
 

@@ -8,33 +8,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::AppContext;
 use shared::abuse::{self, Decision, Subject, lockout};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::users::{self, Credential};
-use shared::auth::{Email, Password, TokenType, Verification};
+use shared::auth::{Email, Password, Verification};
 use shared::http::{ApiError, ApiJson, ErrorCode};
 use shared::metrics::Metric;
 use shared::store::{Condition, Query, StoreError, Update, Write};
 use utoipa::ToSchema;
 
-use shared::accounts::SignedIn;
+use shared::accounts::{MfaRequired, SignedIn};
 use shared::http::ClientOrigin;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: Email,
     pub password: Password,
-}
-
-/// The answer when the account has MFA on: complete with `POST /v1/auth/mfa/verify`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MfaRequired {
-    /// Always `true`.
-    pub mfa_required: bool,
-    /// Short-lived token (`typ` = `mfa_pending`), never usable as an access token.
-    pub mfa_token: String,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -181,23 +172,9 @@ fn mfa_required(
     user_id: &str,
     origin: &shared::accounts::Origin,
 ) -> Result<Response, ApiError> {
-    let (mfa_token, _) = ctx
-        .tokens
-        .issue(
-            TokenType::MfaPending,
-            user_id,
-            None,
-            &[],
-            ctx.settings.mfa.token_ttl,
-            ctx.clock.epoch_seconds(),
-        )
-        .map_err(ApiError::internal)?;
+    let answer = MfaRequired::issue(ctx, user_id).map_err(ApiError::internal)?;
     shared::audit::record(ctx, "auth.login.mfa_required", Some(user_id), origin);
-    Ok(Json(MfaRequired {
-        mfa_required: true,
-        mfa_token,
-    })
-    .into_response())
+    Ok(Json(answer).into_response())
 }
 
 /// `authentication_attempts_total{result, method}`.

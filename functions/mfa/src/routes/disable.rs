@@ -74,7 +74,7 @@ pub async fn disable(
 
     let (mut writes, proof_writes) = match confirmation {
         Confirmation::Password(password) => {
-            if !super::password_matches(&ctx, &account.user.email, &password).await? {
+            if !users::password_matches(&ctx, &account.user.email, &password).await? {
                 guard
                     .failed(&ctx, "auth.mfa.disable_failed", user_id, &origin)
                     .await?;

@@ -153,7 +153,7 @@ async fn confirm_recent_sign_in(
         )
     })?;
     let guard = Guard::begin(ctx, &account.user.email, origin).await?;
-    if !super::password_matches(ctx, &account.user.email, password).await? {
+    if !users::password_matches(ctx, &account.user.email, password).await? {
         guard
             .failed(ctx, "auth.mfa.enable_failed", bearer.user_id(), origin)
             .await?;

@@ -1,0 +1,395 @@
+//! The configured OpenID Providers: discovery (cached with the provider's keys), the
+//! authorization URL, the code exchange and the ID token's checks.
+//!
+//! The ID token is checked by openidconnect against the provider's JWKS: signature (asymmetric
+//! algorithms only, so a token "signed" with our client secret or with `none` never passes),
+//! `iss`, `aud` = our client id (and no untrusted second audience), `exp` and `nonce`. The keys
+//! are cached with the discovery document for `JWKS_CACHE_TTL_SECONDS`; a token naming a key we
+//! do not have refreshes them once (a provider rotating its keys), at most every
+//! [`MIN_REFRESH_SECS`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AdditionalClaims, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use shared::AppContext;
+use shared::config::{IssuerCheck, OAuthProviderSettings};
+
+/// A token naming an unknown key refreshes the keys no more often than this.
+pub const MIN_REFRESH_SECS: i64 = 30;
+/// The longest provider answer we wait for.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Claims beyond the standard ones that we read: Microsoft's tenant (`tid`) and its "email
+/// domain owner verified" flag (`xms_edov`), which stands in for `email_verified` there.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ExtraClaims {
+    #[serde(default)]
+    tid: Option<String>,
+    #[serde(default)]
+    xms_edov: Option<serde_json::Value>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+type IdToken = openidconnect::IdToken<
+    ExtraClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Who the provider says signed in, after every check.
+#[derive(Clone, Debug)]
+pub struct VerifiedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+/// Why a sign-in at a provider did not give a verified identity.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused the code (used, expired, for another client or verifier).
+    #[error("the provider refused the authorization code: {0}")]
+    CodeRefused(String),
+    /// The ID token failed a check.
+    #[error("the ID token failed a check: {0}")]
+    InvalidIdToken(String),
+    /// The provider could not be reached, or answered something unusable.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What starting a sign-in needs to remember until the callback.
+pub struct Authorization {
+    pub url: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// A provider's discovery document and keys, as a client.
+struct Discovery {
+    client: Client,
+    /// The issuer as the discovery document names it (Microsoft's holds `{tenantid}`).
+    issuer: IssuerUrl,
+    jwks: CoreJsonWebKeySet,
+}
+
+struct Cached {
+    discovery: Arc<Discovery>,
+    fetched_at: i64,
+}
+
+/// Every configured provider, with their discovery documents and keys cached per container.
+pub struct Providers {
+    settings: BTreeMap<String, OAuthProviderSettings>,
+    http: reqwest::Client,
+    cache_ttl: i64,
+    cache: tokio::sync::Mutex<HashMap<String, Cached>>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field("providers", &self.settings.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A provider's settings; `None` when `name` is not configured.
+pub struct Provider<'a> {
+    pub settings: &'a OAuthProviderSettings,
+    providers: &'a Providers,
+}
+
+impl Providers {
+    pub fn new(ctx: &AppContext) -> Self {
+        // reqwest's rustls uses the process's crypto provider: aws-lc, as the AWS SDK does.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            // Never follow a redirect: an OpenID Provider answers these requests directly.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .connect_timeout(HTTP_TIMEOUT)
+            .https_only(ctx.settings.env.is_deployed())
+            .build()
+            .unwrap_or_default();
+        Self {
+            settings: ctx.settings.oauth.providers.clone(),
+            http,
+            cache_ttl: i64::try_from(ctx.settings.oauth.jwks_cache_ttl.as_secs())
+                .unwrap_or(i64::MAX),
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Provider<'_>> {
+        self.settings.get(name).map(|settings| Provider {
+            settings,
+            providers: self,
+        })
+    }
+}
+
+impl Provider<'_> {
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// The discovered client, from the cache while it is fresh (`refresh` forces a new fetch
+    /// unless the cached one is younger than [`MIN_REFRESH_SECS`]).
+    async fn discovery(&self, now: i64, refresh: bool) -> Result<Arc<Discovery>, ProviderError> {
+        let providers = self.providers;
+        let mut cache = providers.cache.lock().await;
+        if let Some(cached) = cache.get(&self.settings.name) {
+            let age = now - cached.fetched_at;
+            if age < providers.cache_ttl && (!refresh || age < MIN_REFRESH_SECS) {
+                return Ok(cached.discovery.clone());
+            }
+        }
+        let discovery = Arc::new(self.discover().await?);
+        cache.insert(
+            self.settings.name.clone(),
+            Cached {
+                discovery: discovery.clone(),
+                fetched_at: now,
+            },
+        );
+        Ok(discovery)
+    }
+
+    async fn discover(&self) -> Result<Discovery, ProviderError> {
+        let settings = self.settings;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            settings.issuer.trim_end_matches('/')
+        );
+        let response = self
+            .providers
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|err| ProviderError::Unavailable(format!("discovery: {err}")))?;
+        let metadata: CoreProviderMetadata = response
+            .json()
+            .await
+            .map_err(|err| ProviderError::Unavailable(format!("discovery document: {err}")))?;
+        let issuer = metadata.issuer().clone();
+        let expected = match settings.issuer_check {
+            IssuerCheck::Exact => settings.issuer.clone(),
+            IssuerCheck::MicrosoftTenant => {
+                "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned()
+            }
+        };
+        if issuer.as_str() != expected {
+            return Err(ProviderError::Unavailable(format!(
+                "discovery document names issuer {issuer:?}, expected {expected:?}"
+            )));
+        }
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.providers.http)
+            .await
+            .map_err(|err| ProviderError::Unavailable(format!("keys: {err}")))?;
+        // Prefer HTTP Basic for the client secret; some providers only take it in the body.
+        let basic = metadata
+            .token_endpoint_auth_methods_supported()
+            .is_none_or(|methods| methods.iter().any(|m| m.as_ref() == "client_secret_basic"));
+        let redirect = RedirectUrl::new(settings.redirect_uri.clone())
+            .map_err(|err| ProviderError::Unavailable(format!("redirect URI: {err}")))?;
+        let client = CoreClient::from_provider_metadata(
+            metadata.set_jwks(jwks.clone()),
+            ClientId::new(settings.client_id.clone()),
+            Some(ClientSecret::new(
+                settings.client_secret.expose_secret().to_owned(),
+            )),
+        )
+        .set_redirect_uri(redirect)
+        .set_auth_type(if basic {
+            AuthType::BasicAuth
+        } else {
+            AuthType::RequestBody
+        });
+        Ok(Discovery {
+            client,
+            issuer,
+            jwks,
+        })
+    }
+
+    /// The provider's authorization URL for `state`, with a new nonce and PKCE (S256) pair.
+    pub async fn authorization(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<Authorization, ProviderError> {
+        let discovery = self.discovery(now, false).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = state.to_owned();
+        let (url, _, nonce) = discovery
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".to_owned()))
+            .add_scope(Scope::new("profile".to_owned()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(Authorization {
+            url: url.to_string(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// Exchanges `code` (with the PKCE verifier) and checks the ID token it brings.
+    pub async fn sign_in(
+        &self,
+        ctx: &AppContext,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+        answered_by: Option<&str>,
+    ) -> Result<VerifiedIdentity, ProviderError> {
+        let now = ctx.clock.epoch_seconds();
+        let discovery = self.discovery(now, false).await?;
+        // RFC 9207: a callback naming another issuer is a mix-up attack; refuse before the
+        // code goes anywhere.
+        let exact = self.settings.issuer_check == IssuerCheck::Exact;
+        if answered_by.is_some_and(|iss| exact && iss != discovery.issuer.as_str()) {
+            return Err(ProviderError::InvalidIdToken(
+                "the callback names another issuer".into(),
+            ));
+        }
+        let response = discovery
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|err| ProviderError::Unavailable(format!("token endpoint: {err}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&self.providers.http)
+            .await
+            .map_err(|err| match err {
+                openidconnect::RequestTokenError::ServerResponse(refusal) => {
+                    ProviderError::CodeRefused(refusal.error().to_string())
+                }
+                other => ProviderError::Unavailable(format!("token endpoint: {other}")),
+            })?;
+        let raw = response
+            .id_token()
+            .ok_or_else(|| ProviderError::InvalidIdToken("no id_token in the answer".into()))?
+            .to_string();
+        let token: IdToken = raw
+            .parse()
+            .map_err(|err| ProviderError::InvalidIdToken(format!("unreadable: {err}")))?;
+        match self.verify(ctx, &discovery, &token, nonce) {
+            Err(ProviderError::InvalidIdToken(reason)) if reason.contains(NO_MATCHING_KEY) => {
+                // Perhaps a key the provider rotated in since we fetched them: once more.
+                let discovery = self.discovery(now, true).await?;
+                self.verify(ctx, &discovery, &token, nonce)
+            }
+            other => other,
+        }
+    }
+
+    fn verify(
+        &self,
+        ctx: &AppContext,
+        discovery: &Discovery,
+        token: &IdToken,
+        nonce: &str,
+    ) -> Result<VerifiedIdentity, ProviderError> {
+        let clock = ctx.clock.clone();
+        let multi_tenant = self.settings.issuer_check == IssuerCheck::MicrosoftTenant;
+        // A verifier without the client secret: HMAC-"signed" tokens never pass.
+        let verifier = IdTokenVerifier::new_public_client(
+            ClientId::new(self.settings.client_id.clone()),
+            discovery.issuer.clone(),
+            discovery.jwks.clone(),
+        )
+        .set_allowed_algs(ASYMMETRIC_ALGS)
+        .require_issuer_match(!multi_tenant)
+        .set_time_fn(move || {
+            chrono::DateTime::from_timestamp(clock.epoch_seconds(), 0).unwrap_or_default()
+        });
+        let claims = token
+            .claims(&verifier, &Nonce::new(nonce.to_owned()))
+            .map_err(|err| ProviderError::InvalidIdToken(describe(&err)))?;
+        let issuer = claims.issuer().as_str().to_owned();
+        if multi_tenant {
+            let tid = claims.additional_claims().tid.as_deref().unwrap_or("");
+            let valid_tid =
+                !tid.is_empty() && tid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let expected = format!("https://login.microsoftonline.com/{tid}/v2.0");
+            if !valid_tid || issuer != expected {
+                return Err(ProviderError::InvalidIdToken(format!(
+                    "issuer {issuer:?} is not the token's tenant's"
+                )));
+            }
+        }
+        let subject = claims.subject().as_str().to_owned();
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(ProviderError::InvalidIdToken("unusable subject".into()));
+        }
+        let edov = matches!(
+            claims.additional_claims().xms_edov,
+            Some(serde_json::Value::Bool(true))
+        ) || matches!(&claims.additional_claims().xms_edov, Some(serde_json::Value::String(s)) if s == "true" || s == "1");
+        Ok(VerifiedIdentity {
+            issuer,
+            subject,
+            email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified() == Some(true) || (multi_tenant && edov),
+            name: claims
+                .name()
+                .and_then(|names| names.get(None))
+                .map(|n| n.as_str().to_owned()),
+        })
+    }
+}
+
+const NO_MATCHING_KEY: &str = "No matching key found";
+
+const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// The check that failed, with its cause (never the token itself).
+fn describe(err: &openidconnect::ClaimsVerificationError) -> String {
+    match err {
+        openidconnect::ClaimsVerificationError::SignatureVerification(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}
