@@ -87,6 +87,7 @@ case "${1:-test}" in
   run) cargo_lambda ;;
   dynamodb) java17; dynamodb_local ;;
   infra) sam_cli ;;
+  oidc) oidc_provider ;;
   test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; oidc_provider; sam_cli ;;
-  *) echo "usage: $0 run|dynamodb|infra|test" >&2; exit 2 ;;
+  *) echo "usage: $0 run|dynamodb|infra|oidc|test" >&2; exit 2 ;;
 esac

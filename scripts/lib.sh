@@ -33,3 +33,22 @@ start_dynamodb_local() {
     "${storage[@]}" -sharedDb -disableTelemetry -port "$port" >"$log" 2>&1 &
   echo $!
 }
+
+# Starts the OpenID Provider fixture (tests/oidc-provider, the npm package oidc-provider) on
+# 127.0.0.1:$1 with one client, `app` / `app-secret`, whose redirect URI is $2; logs to $3.
+# Prints its PID. Without a login_hint it signs in oidc-demo@example.com at once (no login page).
+start_oidc_provider() {
+  local port=$1 redirect=$2 log=$3
+  [ -d "$ROOT/tests/oidc-provider/node_modules/oidc-provider" ] ||
+    { echo "the OpenID Provider fixture is not installed: run scripts/install-tools.sh oidc" >&2; return 1; }
+  PORT=$port ISSUER="http://127.0.0.1:$port" \
+    CLIENTS="[{\"client_id\":\"app\",\"client_secret\":\"app-secret\",\"redirect_uris\":[\"$redirect\"],\"token_endpoint_auth_method\":\"client_secret_basic\"}]" \
+    node "$ROOT/tests/oidc-provider/server.mjs" >"$log" 2>&1 &
+  echo $!
+}
+
+# The settings that make the fixture on 127.0.0.1:$1 the provider `local`, calling back to $2.
+export_local_oidc() {
+  export OAUTH_PROVIDERS=local OAUTH_LOCAL_ISSUER="http://127.0.0.1:$1" OAUTH_LOCAL_CLIENT_ID=app \
+    OAUTH_LOCAL_CLIENT_SECRET=app-secret OAUTH_LOCAL_REDIRECT_URI="$2"
+}

@@ -28,6 +28,21 @@ if [ "${STORE:-embedded}" = dynamodb ]; then
   cargo run --quiet -p shared --bin create-table
 fi
 
+# OIDC=local: a real OpenID Provider on 127.0.0.1:9400 as the provider `local` (README, "Sign in
+# with Google, Microsoft or any OpenID Provider").
+if [ "${OIDC:-}" = local ]; then
+  scripts/install-tools.sh oidc
+  OIDC_PORT="${OIDC_PORT:-9400}"
+  callback="http://127.0.0.1:$PORT/v1/auth/oauth/local/callback"
+  mkdir -p .local
+  children+=("$(start_oidc_provider "$OIDC_PORT" "$callback" "$ROOT/.local/oidc-provider.log")")
+  wait_for_port "$OIDC_PORT" 30 || { echo "the OpenID Provider did not start; see .local/oidc-provider.log" >&2; exit 1; }
+  export_local_oidc "$OIDC_PORT" "$callback"
+  export OAUTH_ALLOWED_REDIRECT_URIS="${OAUTH_ALLOWED_REDIRECT_URIS:-http://127.0.0.1:$PORT/docs}"
+  echo "==> OpenID Provider 'local' on http://127.0.0.1:$OIDC_PORT; start a sign-in at"
+  echo "    http://127.0.0.1:$PORT/v1/auth/oauth/local/authorize?redirect_uri=http://127.0.0.1:$PORT/docs"
+fi
+
 echo "==> the API answers on http://127.0.0.1:$PORT (try: curl -i http://127.0.0.1:$PORT/v1/health)"
 echo "==> functions compile on their first request; Ctrl-C stops everything"
 cargo-lambda lambda watch -A 127.0.0.1 -P "$PORT" &

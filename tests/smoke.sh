@@ -24,9 +24,16 @@ json_has() { # json_has FILE PYTHON-EXPRESSION-ON-d
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"
 }
 
+# A real OpenID Provider for the oauth function (stopped by its PID with the rest).
+OIDC_PORT=$(free_port)
+APP_PAGE="http://127.0.0.1:1/app/signed-in"
+OIDC=$(start_oidc_provider "$OIDC_PORT" "$BASE/v1/auth/oauth/local/callback" "$WORK/oidc.log") || exit 1
+export_local_oidc "$OIDC_PORT" "$BASE/v1/auth/oauth/local/callback"
+export OAUTH_ALLOWED_REDIRECT_URIS="$APP_PAGE"
+
 cargo-lambda lambda watch -A 127.0.0.1 -P "$PORT" >"$WORK/watch.log" 2>&1 &
 WATCH=$!
-cleanup() { kill_tree "$WATCH"; wait "$WATCH" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() { kill_tree "$WATCH"; kill_tree "$OIDC"; wait "$WATCH" "$OIDC" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # The first request compiles the function.
@@ -111,6 +118,18 @@ request mfa_login POST /v1/auth/login -H 'content-type: application/json' \
   -d '{"email":"smoke@example.com","password":"correct horse battery staple"}'
 check "login now asks for the second factor" json_has "$WORK/mfa_login.json" 'd["mfa_required"] is True'
 
+# The oauth function: a browser's sign-in at the provider, followed hop by hop with a cookie
+# jar, ends on the client's page with the access token in the URL fragment.
+location="$BASE/v1/auth/oauth/local/authorize?redirect_uri=$APP_PAGE"
+for _ in $(seq 1 12); do
+  case "$location" in "$APP_PAGE"*) break ;; esac
+  location=$(curl -s -o /dev/null -b "$WORK/jar" -c "$WORK/jar" -w '%{redirect_url}' "$location")
+done
+check "an OpenID Connect sign-in lands on the client page" test "${location%%#*}" = "$APP_PAGE"
+OAUTH_ACCESS=$(python3 -c 'import sys, urllib.parse as u; print(dict(u.parse_qsl(sys.argv[1].partition("#")[2]))["access_token"])' "$location" 2>/dev/null)
+request oauth_me GET /v1/auth/me -H "Authorization: Bearer $OAUTH_ACCESS"
+check "its access token is the provider's account" json_has "$WORK/oauth_me.json" 'd["email"] == "oidc-demo@example.com"'
+
 for event in events/*.json; do
   name=$(basename "$event" .json)
   function=${name%%-*}   # events are named <function>-<case>.json
@@ -120,6 +139,7 @@ for event in events/*.json; do
       *not-found) want=404 ;;
       *method-not-allowed) want=405 ;;
       *unauthorized|*invalid) want=401 ;;
+      *unknown-provider) want=404 ;;
       *signup|*demo) want=201 ;;
       *) want=200 ;;
     esac

@@ -446,10 +446,11 @@ impl Settings {
             jwks_cache_ttl: r.duration("JWKS_CACHE_TTL_SECONDS", HOUR, 0, DAY, 1),
         };
         for uri in &oauth.allowed_redirect_uris {
-            if !is_http_url(uri) {
+            // The result is delivered in the fragment: a redirect URI has none of its own.
+            if !is_http_url(uri) || uri.contains('#') {
                 r.problem(
                     "OAUTH_ALLOWED_REDIRECT_URIS",
-                    format!("{uri:?} is not an http(s) URL"),
+                    format!("{uri:?} is not an http(s) URL without a fragment"),
                 );
             }
         }
@@ -802,15 +803,15 @@ impl Reader<'_> {
                 continue;
             }
             let issuer_var = format!("OAUTH_{}_ISSUER", env_name(&name));
-            let provider = self.oauth_provider(&name, environment, |r| {
-                let Some(issuer) = r.optional(&issuer_var) else {
-                    r.problem(
-                        &issuer_var,
-                        "is required for a provider OAUTH_PROVIDERS lists",
-                    );
-                    return None;
-                };
-                Some((issuer, IssuerCheck::Exact))
+            let issuer = self.optional(&issuer_var);
+            if issuer.is_none() {
+                self.problem(
+                    &issuer_var,
+                    "is required for a provider OAUTH_PROVIDERS lists",
+                );
+            }
+            let provider = self.oauth_provider(&name, environment, |_| {
+                issuer.map(|issuer| (issuer, IssuerCheck::Exact))
             });
             let id_var = format!("OAUTH_{}_CLIENT_ID", env_name(&name));
             if self.optional(&id_var).is_none() {
@@ -843,9 +844,10 @@ impl Reader<'_> {
         }
         match &redirect_uri {
             None => self.problem(&redirect_var, format!("is required when {id_var} is set")),
-            Some(uri) if !is_http_url(uri) => {
-                self.problem(&redirect_var, format!("{uri:?} is not an http(s) URL"))
-            }
+            Some(uri) if !is_http_url(uri) || uri.contains('#') => self.problem(
+                &redirect_var,
+                format!("{uri:?} is not an http(s) URL without a fragment"),
+            ),
             Some(_) => {}
         }
         let (issuer, issuer_check) = issuer(self)?;
@@ -1168,6 +1170,119 @@ mod tests {
             ("PASSWORD_HASH_ITERATIONS", "3"),
         ];
         assert!(settings(&equivalent).is_ok());
+    }
+
+    #[test]
+    fn providers_are_google_microsoft_and_any_listed_by_issuer() {
+        let s = settings(&[
+            ("OAUTH_GOOGLE_CLIENT_ID", "g"),
+            ("OAUTH_GOOGLE_CLIENT_SECRET", "gs"),
+            (
+                "OAUTH_GOOGLE_REDIRECT_URI",
+                "https://api.example.com/v1/auth/oauth/google/callback",
+            ),
+            ("OAUTH_MICROSOFT_CLIENT_ID", "m"),
+            ("OAUTH_MICROSOFT_CLIENT_SECRET", "ms"),
+            (
+                "OAUTH_MICROSOFT_REDIRECT_URI",
+                "https://api.example.com/v1/auth/oauth/microsoft/callback",
+            ),
+            ("OAUTH_PROVIDERS", "okta, my-keycloak"),
+            ("OAUTH_OKTA_ISSUER", "https://dev-1.okta.com/oauth2/default"),
+            ("OAUTH_OKTA_CLIENT_ID", "o"),
+            ("OAUTH_OKTA_CLIENT_SECRET", "os"),
+            (
+                "OAUTH_OKTA_REDIRECT_URI",
+                "https://api.example.com/v1/auth/oauth/okta/callback",
+            ),
+            (
+                "OAUTH_MY_KEYCLOAK_ISSUER",
+                "http://127.0.0.1:8080/realms/dev",
+            ),
+            ("OAUTH_MY_KEYCLOAK_CLIENT_ID", "k"),
+            ("OAUTH_MY_KEYCLOAK_CLIENT_SECRET", "ks"),
+            (
+                "OAUTH_MY_KEYCLOAK_REDIRECT_URI",
+                "http://127.0.0.1:9000/v1/auth/oauth/my-keycloak/callback",
+            ),
+        ])
+        .unwrap();
+        let providers = &s.oauth.providers;
+        assert_eq!(
+            providers.keys().collect::<Vec<_>>(),
+            ["google", "microsoft", "my-keycloak", "okta"]
+        );
+        assert_eq!(providers["google"].issuer, GOOGLE_ISSUER);
+        assert_eq!(
+            providers["microsoft"].issuer,
+            "https://login.microsoftonline.com/common/v2.0"
+        );
+        assert_eq!(
+            providers["microsoft"].issuer_check,
+            IssuerCheck::MicrosoftTenant
+        );
+        assert_eq!(
+            providers["okta"].issuer,
+            "https://dev-1.okta.com/oauth2/default"
+        );
+        assert_eq!(providers["okta"].issuer_check, IssuerCheck::Exact);
+        assert_eq!(providers["my-keycloak"].client_id, "k");
+
+        // One tenant: its issuer is exact.
+        let s = settings(&[
+            ("OAUTH_MICROSOFT_CLIENT_ID", "m"),
+            ("OAUTH_MICROSOFT_CLIENT_SECRET", "ms"),
+            ("OAUTH_MICROSOFT_REDIRECT_URI", "https://api.example.com/cb"),
+            ("OAUTH_MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+        ])
+        .unwrap();
+        let microsoft = &s.oauth.providers["microsoft"];
+        assert_eq!(microsoft.issuer_check, IssuerCheck::Exact);
+        assert!(microsoft.issuer.contains("/contoso.onmicrosoft.com/"));
+    }
+
+    #[test]
+    fn bad_provider_settings_are_reported_by_name() {
+        let err = settings(&[
+            ("OAUTH_PROVIDERS", "okta,Bad Name,google,okta,nothing"),
+            ("OAUTH_OKTA_ISSUER", "http://okta.example.com"),
+            ("OAUTH_OKTA_CLIENT_ID", "o"),
+            ("OAUTH_OKTA_CLIENT_SECRET", "os"),
+            ("OAUTH_OKTA_REDIRECT_URI", "https://api.example.com/cb"),
+            ("OAUTH_MICROSOFT_CLIENT_ID", "m"),
+            ("OAUTH_MICROSOFT_CLIENT_SECRET", "ms"),
+            ("OAUTH_MICROSOFT_REDIRECT_URI", "https://api.example.com/cb"),
+            ("OAUTH_MICROSOFT_TENANT", "../evil"),
+        ])
+        .unwrap_err();
+        // Plain http only on this machine; a name that is not one; a duplicate; a provider
+        // without its issuer or client; a tenant that is not one.
+        for variable in [
+            "OAUTH_OKTA_ISSUER",
+            "OAUTH_NOTHING_ISSUER",
+            "OAUTH_NOTHING_CLIENT_ID",
+            "OAUTH_MICROSOFT_TENANT",
+        ] {
+            assert!(err.mentions(variable), "{variable}: {err}");
+        }
+        let refused = err
+            .problems
+            .iter()
+            .filter(|p| p.variable == "OAUTH_PROVIDERS")
+            .count();
+        assert_eq!(refused, 3, "Bad Name, google and the second okta: {err}");
+
+        // A loopback provider is for development: never in prod.
+        let err = settings(&[
+            ("ENV", "prod"),
+            ("OAUTH_PROVIDERS", "local"),
+            ("OAUTH_LOCAL_ISSUER", "http://127.0.0.1:8080"),
+            ("OAUTH_LOCAL_CLIENT_ID", "l"),
+            ("OAUTH_LOCAL_CLIENT_SECRET", "ls"),
+            ("OAUTH_LOCAL_REDIRECT_URI", "https://api.example.com/cb"),
+        ])
+        .unwrap_err();
+        assert!(err.mentions("OAUTH_LOCAL_ISSUER"), "{err}");
     }
 
     #[test]

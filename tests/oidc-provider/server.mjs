@@ -23,6 +23,10 @@ const signingJwk = { ...(await exportJWK(privateKey)), kid: KID, alg: 'RS256', u
 
 // sub -> claims, filled by POST /__test/authorize.
 const accounts = new Map();
+// Who signs in when the request names nobody (`login_hint` absent): a person trying the flow
+// by hand with `OIDC=local make run`.
+const DEMO = 'local-demo-user';
+accounts.set(DEMO, { email: 'oidc-demo@example.com', email_verified: true, name: 'Demo Patient' });
 
 const provider = new Provider(issuer, {
   clients,
@@ -88,8 +92,9 @@ async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   const { prompt, params, session } = details;
   if (prompt.name === 'login') {
-    const result = accounts.has(params.login_hint)
-      ? { login: { accountId: params.login_hint } }
+    const hint = params.login_hint ?? DEMO;
+    const result = accounts.has(hint)
+      ? { login: { accountId: hint } }
       : { error: 'access_denied', error_description: `unknown login_hint ${params.login_hint}` };
     return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }

@@ -21,6 +21,7 @@ shared::on_both_backends!(
     mfa_is_on_with_its_codes_or_off,
     a_second_step_completes_once_or_not_at_all,
     a_reset_changes_the_password_once_or_not_at_all,
+    a_provider_sign_in_creates_a_whole_account_or_nothing,
 );
 
 static FAULTS: AtomicUsize = AtomicUsize::new(0);
@@ -35,6 +36,7 @@ struct Rig {
 fn rig(t: TestStore) -> Rig {
     let (t, faulty) = t.with_faults();
     let mut settings = GENEROUS.to_vec();
+    settings.extend(api_tests::oauth::settings());
     settings.extend([
         ("SESSION_POLICY", "multi"),
         ("LOGIN_FAIL_EMAIL_THRESHOLD", "1000"),
@@ -340,6 +342,49 @@ async fn a_reset_changes_the_password_once_or_not_at_all(t: TestStore) {
                     .status,
                 400
             );
+        }
+    }
+}
+
+async fn a_provider_sign_in_creates_a_whole_account_or_nothing(t: TestStore) {
+    use api_tests::oauth::{account, callback, provider_answer, sign_in};
+    let rig = rig(t);
+    let probe = provider_answer(&rig.api, &account("oauth-probe@example.com")).await;
+    let calls = calls_of(&rig, callback(&rig.api, &probe)).await;
+    assert!(calls >= 3);
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            let person = account(&format!("oauth-{n}-{fault:?}@example.com").to_lowercase());
+            let answer = provider_answer(&rig.api, &person).await;
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = callback(&rig.api, &answer).await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            let failed = clean_failure(&response, &format!("oauth callback, call {n}"));
+            rig.faulty.set_plan(Plan::Healthy);
+            // The same answer again: refused once the state is spent; after a failure before
+            // the state was taken, it may finish the sign-in (once).
+            let replay = callback(&rig.api, &answer).await;
+            let replay_created = match (failed, replay.status.as_u16()) {
+                (_, 400) => false,
+                (true, 201) => true,
+                (_, status) => panic!("oauth call {n}: replay answered {status}"),
+            };
+            let again = sign_in(&rig.api, &person).await;
+            if failed && !replay_created {
+                // Nothing half-made: no account, no identity, no email taken; a new sign-in
+                // creates the account whole.
+                assert_eq!(again.status, 201, "oauth call {n}: {}", again.text());
+            } else {
+                assert_eq!(again.status, 200, "oauth call {n}: {}", again.text());
+                let first = if failed { &replay } else { &response };
+                assert_eq!(
+                    again.json()["user"]["id"],
+                    first.json()["user"]["id"],
+                    "oauth call {n}: the same account"
+                );
+            }
+            let (access, _) = tokens(&again);
+            assert_eq!(me(&rig.api, &access).await.status, 200);
         }
     }
 }

@@ -36,6 +36,7 @@ shared::on_both_backends!(
     exactly_one_of_20_parallel_links_with_one_token_wins,
     wrong_link_passwords_feed_the_lockout,
     no_token_or_code_reaches_a_log_line,
+    round_trips_stay_within_their_budget,
 );
 
 fn api(store: &TestStore, extra: &[(&str, &str)]) -> (Gateway, shared::AppContext) {
@@ -625,4 +626,33 @@ async fn no_token_or_code_reaches_a_log_line(store: TestStore) {
 
 fn urlencode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Sequential store calls: authorize 2 (rate limit, state); a callback that creates the account
+/// 3 (state and rate limit; identity and email; one transaction); one that signs in to a linked
+/// account 4 (the account's partition in between). The provider's own round trips come on top.
+async fn round_trips_stay_within_their_budget(store: TestStore) {
+    captured_logs();
+    let (api, _) = api(&store, &[]);
+    let id = |what: &str| format!("oauth-rt-{what}-{}", uuid::Uuid::new_v4().simple());
+    let (status, _, sequential) = sequential_calls(
+        &api,
+        json_get("/v1/auth/oauth/local/authorize"),
+        &id("start"),
+    )
+    .await;
+    assert_eq!((status, sequential), (200, 2));
+    let person = account(&unique("rt"));
+    for (expected_status, budget) in [(201, 3), (200, 4)] {
+        let answer = oauth::provider_answer(&api, &person).await;
+        let mut req = json_get(&path_and_query(&answer));
+        req.headers_mut()
+            .insert("accept", "application/json".parse().unwrap());
+        let (status, total, sequential) = sequential_calls(&api, req, &id("back")).await;
+        assert_eq!(status, expected_status);
+        assert!(
+            sequential <= budget,
+            "{sequential} sequential ({total} in all)"
+        );
+    }
 }

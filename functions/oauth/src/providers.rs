@@ -340,16 +340,11 @@ impl Provider<'_> {
             .claims(&verifier, &Nonce::new(nonce.to_owned()))
             .map_err(|err| ProviderError::InvalidIdToken(describe(&err)))?;
         let issuer = claims.issuer().as_str().to_owned();
-        if multi_tenant {
-            let tid = claims.additional_claims().tid.as_deref().unwrap_or("");
-            let valid_tid =
-                !tid.is_empty() && tid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            let expected = format!("https://login.microsoftonline.com/{tid}/v2.0");
-            if !valid_tid || issuer != expected {
-                return Err(ProviderError::InvalidIdToken(format!(
-                    "issuer {issuer:?} is not the token's tenant's"
-                )));
-            }
+        let tid = claims.additional_claims().tid.as_deref();
+        if multi_tenant && !is_tenant_issuer(&issuer, tid) {
+            return Err(ProviderError::InvalidIdToken(format!(
+                "issuer {issuer:?} is not the token's tenant's"
+            )));
         }
         let subject = claims.subject().as_str().to_owned();
         if subject.is_empty() || subject.len() > 255 {
@@ -372,6 +367,18 @@ impl Provider<'_> {
     }
 }
 
+/// Microsoft's multi-tenant rule: `iss` is `https://login.microsoftonline.com/{tid}/v2.0` for
+/// the token's own tenant id (`tid`), which must be there and look like one.
+pub fn is_tenant_issuer(issuer: &str, tid: Option<&str>) -> bool {
+    let Some(tid) = tid else {
+        return false;
+    };
+    let valid_tid = !tid.is_empty()
+        && tid.len() <= 64
+        && tid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    valid_tid && issuer == format!("https://login.microsoftonline.com/{tid}/v2.0")
+}
+
 const NO_MATCHING_KEY: &str = "No matching key found";
 
 const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
@@ -391,5 +398,34 @@ fn describe(err: &openidconnect::ClaimsVerificationError) -> String {
     match err {
         openidconnect::ClaimsVerificationError::SignatureVerification(inner) => inner.to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_microsoft_token_names_its_own_tenant_as_issuer() {
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        let issuer = format!("https://login.microsoftonline.com/{tid}/v2.0");
+        assert!(is_tenant_issuer(&issuer, Some(tid)));
+        // Another tenant's issuer, no tenant, the template itself, or a tid that would change
+        // the URL's shape: all refused.
+        let other = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+        assert!(!is_tenant_issuer(other, Some(tid)));
+        assert!(!is_tenant_issuer(&issuer, None));
+        assert!(!is_tenant_issuer(
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            Some("{tenantid}")
+        ));
+        assert!(!is_tenant_issuer(
+            "https://login.microsoftonline.com/a/b/v2.0",
+            Some("a/b")
+        ));
+        assert!(!is_tenant_issuer(
+            "https://login.microsoftonline.com//v2.0",
+            Some("")
+        ));
     }
 }
