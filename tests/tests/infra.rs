@@ -146,6 +146,18 @@ fn every_function_is_a_cargo_lambda_build_on_provided_al2023() {
     assert_eq!(globals["Handler"], "bootstrap");
     assert_eq!(text(&globals["Architectures"][0]), "Architecture");
     assert_eq!(template["Parameters"]["Architecture"]["Default"], "arm64");
+    // Provider client secrets reach the oauth function only.
+    let oauth_variable = |vars: &Value| {
+        vars.as_mapping().is_some_and(|m| {
+            m.keys()
+                .any(|k| k.as_str().is_some_and(|k| k.starts_with("OAUTH_")))
+        })
+    };
+    assert!(!oauth_variable(&globals["Environment"]["Variables"]));
+    for (binary, function) in functions(&template) {
+        let own = &function["Properties"]["Environment"]["Variables"];
+        assert_eq!(oauth_variable(own), binary == "oauth", "{binary}");
+    }
     for variable in [
         "ENV",
         "STORE",
