@@ -102,6 +102,25 @@ pub async fn sequential_calls(
     )
 }
 
+/// Runs `n` requests at once (each on its own task) and returns their statuses.
+pub async fn statuses_in_parallel<F, Fut>(n: usize, request: F) -> Vec<u16>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = TestResponse> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let response = request();
+            tokio::spawn(async move { response.await.status.as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(n);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
 pub fn reset_token(ctx: &shared::AppContext, email: &str) -> String {
     let messages = shared::testkit::outbox(ctx);
     let message = messages

@@ -32,10 +32,9 @@ pub fn provider() -> &'static OidcProvider {
 
 /// The settings that configure `local` as the fixture, and the allowed client page.
 pub fn settings() -> Vec<(&'static str, &'static str)> {
-    let issuer: &'static str = Box::leak(provider().issuer.clone().into_boxed_str());
     vec![
         ("OAUTH_PROVIDERS", "local"),
-        ("OAUTH_LOCAL_ISSUER", issuer),
+        ("OAUTH_LOCAL_ISSUER", provider().issuer.as_str()),
         ("OAUTH_LOCAL_CLIENT_ID", "app"),
         ("OAUTH_LOCAL_CLIENT_SECRET", "app-secret"),
         ("OAUTH_LOCAL_REDIRECT_URI", CALLBACK),
@@ -61,12 +60,17 @@ pub fn path_and_query(url: &str) -> String {
         .map_or_else(|| "/".to_owned(), |i| after_scheme[i..].to_owned())
 }
 
-/// `GET /authorize` asking for JSON: the provider's authorization URL.
-pub async fn authorization_url(api: &Gateway) -> String {
-    let mut req = request("GET", "/v1/auth/oauth/local/authorize");
+/// A GET that asks for JSON (not a browser redirect).
+pub fn json_get(path: &str) -> http::Request<axum::body::Body> {
+    let mut req = request("GET", path);
     req.headers_mut()
         .insert("accept", "application/json".parse().unwrap());
-    let response = api.send(req).await;
+    req
+}
+
+/// `GET /authorize` asking for JSON: the provider's authorization URL.
+pub async fn authorization_url(api: &Gateway) -> String {
+    let response = api.send(json_get("/v1/auth/oauth/local/authorize")).await;
     assert_eq!(response.status, 200, "{}", response.text());
     response.json()["authorization_url"]
         .as_str()
@@ -82,10 +86,7 @@ pub async fn provider_answer(api: &Gateway, account: &Value) -> String {
 
 /// Our callback, called with the provider's answer, asking for JSON.
 pub async fn callback(api: &Gateway, location: &str) -> TestResponse {
-    let mut req = request("GET", &path_and_query(location));
-    req.headers_mut()
-        .insert("accept", "application/json".parse().unwrap());
-    api.send(req).await
+    api.send(json_get(&path_and_query(location))).await
 }
 
 /// A whole sign-in as `account`, in JSON.

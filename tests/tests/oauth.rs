@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use api_tests::Gateway;
 use api_tests::client::*;
-use api_tests::oauth::{self, APP_PAGE, account, callback, fragment, path_and_query, sign_in};
+use api_tests::oauth::{
+    self, APP_PAGE, account, callback, fragment, json_get, path_and_query, sign_in,
+};
 use serde_json::{Value, json};
 use shared::testkit::{
     TestStore, captured_logs, json_request, logs_for_request, request, totp_code,
@@ -56,13 +58,6 @@ async fn tampered(email: &str, mode: &str) -> Value {
         .tamper_for(person["sub"].as_str().unwrap(), mode)
         .await;
     person
-}
-
-fn json_get(path: &str) -> http::Request<axum::body::Body> {
-    let mut req = request("GET", path);
-    req.headers_mut()
-        .insert("accept", "application/json".parse().unwrap());
-    req
 }
 
 async fn identities(api: &Gateway, access: &str) -> Vec<Value> {
@@ -281,6 +276,12 @@ async fn a_token_from_another_issuer_or_expired_is_refused(store: TestStore) {
 
 async fn a_redirect_uri_not_on_the_list_is_refused(store: TestStore) {
     let (api, _) = api(&store, &[]);
+    let start = |uri: &str| {
+        api.send(json_get(&format!(
+            "/v1/auth/oauth/local/authorize?redirect_uri={}",
+            urlencode(uri)
+        )))
+    };
     for uri in [
         "https://evil.example/oauth/done",
         "https://app.example.com/oauth/done/",
@@ -288,23 +289,12 @@ async fn a_redirect_uri_not_on_the_list_is_refused(store: TestStore) {
         "https://app.example.com.evil.example/oauth/done",
         "HTTPS://APP.EXAMPLE.COM/oauth/done",
     ] {
-        let response = api
-            .send(json_get(&format!(
-                "/v1/auth/oauth/local/authorize?redirect_uri={}",
-                urlencode(uri)
-            )))
-            .await;
-        let error = response.assert_error(400, "HTTP_ERROR");
+        let error = start(uri).await.assert_error(400, "HTTP_ERROR");
         assert_eq!(error["details"]["field"], "query.redirect_uri", "{uri}");
     }
     // The allowed page and the provider's own redirect URI are fine.
     for uri in [APP_PAGE, oauth::CALLBACK] {
-        let response = api
-            .send(json_get(&format!(
-                "/v1/auth/oauth/local/authorize?redirect_uri={}",
-                urlencode(uri)
-            )))
-            .await;
+        let response = start(uri).await;
         assert_eq!(response.status, 200, "{uri}: {}", response.text());
     }
 }
@@ -522,17 +512,11 @@ async fn exactly_one_of_20_parallel_callbacks_with_one_state_wins(store: TestSto
     let (api, _) = api(&store, &[]);
     let location = oauth::provider_answer(&api, &account(&unique("race"))).await;
     let api = std::sync::Arc::new(api);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let api = api.clone();
-            let location = location.clone();
-            tokio::spawn(async move { callback(&api, &location).await.status.as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
+    let statuses = statuses_in_parallel(20, || {
+        let (api, location) = (api.clone(), location.clone());
+        async move { callback(&api, &location).await }
+    })
+    .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
         1,
@@ -549,17 +533,12 @@ async fn exactly_one_of_20_parallel_links_with_one_token_wins(store: TestStore) 
     let (api, _) = api(&store, &[]);
     let (_, _, link_token) = password_account_and_identity(&api).await;
     let api = std::sync::Arc::new(api);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let api = api.clone();
-            let body = json!({"link_token": link_token, "password": PASSWORD});
-            tokio::spawn(async move { link(&api, body).await.status.as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
+    let statuses = statuses_in_parallel(20, || {
+        let api = api.clone();
+        let body = json!({"link_token": link_token, "password": PASSWORD});
+        async move { link(&api, body).await }
+    })
+    .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -599,9 +578,7 @@ async fn no_token_or_code_reaches_a_log_line(store: TestStore) {
     captured_logs();
     let (api, _) = api(&store, &[]);
     let location = oauth::provider_answer(&api, &account(&unique("quiet"))).await;
-    let mut req = request("GET", &path_and_query(&location));
-    req.headers_mut()
-        .insert("accept", "application/json".parse().unwrap());
+    let mut req = json_get(&path_and_query(&location));
     let request_id = format!("oauth-quiet-{}", uuid::Uuid::new_v4().simple());
     req.headers_mut()
         .insert("x-request-id", request_id.parse().unwrap());
@@ -645,9 +622,7 @@ async fn round_trips_stay_within_their_budget(store: TestStore) {
     let person = account(&unique("rt"));
     for (expected_status, budget) in [(201, 3), (200, 4)] {
         let answer = oauth::provider_answer(&api, &person).await;
-        let mut req = json_get(&path_and_query(&answer));
-        req.headers_mut()
-            .insert("accept", "application/json".parse().unwrap());
+        let req = json_get(&path_and_query(&answer));
         let (status, total, sequential) = sequential_calls(&api, req, &id("back")).await;
         assert_eq!(status, expected_status);
         assert!(

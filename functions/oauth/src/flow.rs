@@ -42,11 +42,6 @@ fn state_key(ctx: &AppContext, state: &str) -> Key {
     )
 }
 
-/// A new random token (state, link token, browser binding): 256 bits, URL-safe.
-pub fn new_token() -> String {
-    new_opaque_token()
-}
-
 /// The HMAC a binding cookie is stored as.
 pub fn binding_digest(ctx: &AppContext, cookie: &str) -> String {
     opaque_token_digest(ctx.secrets.token_pepper(), cookie)
@@ -101,7 +96,7 @@ pub fn link_key(ctx: &AppContext, token: &str) -> Key {
 
 /// Stores `pending` under a new link token, which it returns.
 pub async fn offer_link(ctx: &AppContext, pending: &PendingLink) -> Result<String, StoreError> {
-    let token = new_token();
+    let token = new_opaque_token();
     let ttl = i64::try_from(ctx.settings.oauth.link_ttl.as_secs()).unwrap_or(600);
     let item = Item::from_entity(&link_key(ctx, &token), pending)?
         .with_ttl(ctx.clock.epoch_seconds() + ttl);

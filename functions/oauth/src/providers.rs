@@ -8,7 +8,7 @@
 //! do not have refreshes them once (a provider rotating its keys), at most every
 //! [`MIN_REFRESH_SECS`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +17,10 @@ use openidconnect::core::{
     CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AdditionalClaims, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,9 @@ pub enum ProviderError {
     /// The ID token failed a check.
     #[error("the ID token failed a check: {0}")]
     InvalidIdToken(String),
+    /// The ID token names a signing key the provider's key set (as we have it) lacks.
+    #[error("the ID token names an unknown signing key")]
+    UnknownKey,
     /// The provider could not be reached, or answered something unusable.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
@@ -105,16 +109,16 @@ struct Cached {
 
 /// Every configured provider, with their discovery documents and keys cached per container.
 pub struct Providers {
-    settings: BTreeMap<String, OAuthProviderSettings>,
+    /// Each provider's settings and its own cache (one slow provider never holds up another).
+    providers: BTreeMap<String, (OAuthProviderSettings, tokio::sync::Mutex<Option<Cached>>)>,
     http: reqwest::Client,
     cache_ttl: i64,
-    cache: tokio::sync::Mutex<HashMap<String, Cached>>,
 }
 
 impl std::fmt::Debug for Providers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Providers")
-            .field("providers", &self.settings.keys().collect::<Vec<_>>())
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -122,6 +126,7 @@ impl std::fmt::Debug for Providers {
 /// A provider's settings; `None` when `name` is not configured.
 pub struct Provider<'a> {
     pub settings: &'a OAuthProviderSettings,
+    cache: &'a tokio::sync::Mutex<Option<Cached>>,
     providers: &'a Providers,
 }
 
@@ -137,18 +142,28 @@ impl Providers {
             .https_only(ctx.settings.env.is_deployed())
             .build()
             .unwrap_or_default();
+        let providers = ctx
+            .settings
+            .oauth
+            .providers
+            .iter()
+            .map(|(name, settings)| {
+                let entry = (settings.clone(), tokio::sync::Mutex::new(None));
+                (name.clone(), entry)
+            })
+            .collect();
         Self {
-            settings: ctx.settings.oauth.providers.clone(),
+            providers,
             http,
             cache_ttl: i64::try_from(ctx.settings.oauth.jwks_cache_ttl.as_secs())
                 .unwrap_or(i64::MAX),
-            cache: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn get(&self, name: &str) -> Option<Provider<'_>> {
-        self.settings.get(name).map(|settings| Provider {
+        self.providers.get(name).map(|(settings, cache)| Provider {
             settings,
+            cache,
             providers: self,
         })
     }
@@ -162,22 +177,19 @@ impl Provider<'_> {
     /// The discovered client, from the cache while it is fresh (`refresh` forces a new fetch
     /// unless the cached one is younger than [`MIN_REFRESH_SECS`]).
     async fn discovery(&self, now: i64, refresh: bool) -> Result<Arc<Discovery>, ProviderError> {
-        let providers = self.providers;
-        let mut cache = providers.cache.lock().await;
-        if let Some(cached) = cache.get(&self.settings.name) {
+        // Held across the fetch: parallel requests wait for one fetch instead of each making one.
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = cache.as_ref() {
             let age = now - cached.fetched_at;
-            if age < providers.cache_ttl && (!refresh || age < MIN_REFRESH_SECS) {
+            if age < self.providers.cache_ttl && (!refresh || age < MIN_REFRESH_SECS) {
                 return Ok(cached.discovery.clone());
             }
         }
         let discovery = Arc::new(self.discover().await?);
-        cache.insert(
-            self.settings.name.clone(),
-            Cached {
-                discovery: discovery.clone(),
-                fetched_at: now,
-            },
-        );
+        *cache = Some(Cached {
+            discovery: discovery.clone(),
+            fetched_at: now,
+        });
         Ok(discovery)
     }
 
@@ -307,7 +319,7 @@ impl Provider<'_> {
             .parse()
             .map_err(|err| ProviderError::InvalidIdToken(format!("unreadable: {err}")))?;
         match self.verify(ctx, &discovery, &token, nonce) {
-            Err(ProviderError::InvalidIdToken(reason)) if reason.contains(NO_MATCHING_KEY) => {
+            Err(ProviderError::UnknownKey) => {
                 // Perhaps a key the provider rotated in since we fetched them: once more.
                 let discovery = self.discovery(now, true).await?;
                 self.verify(ctx, &discovery, &token, nonce)
@@ -338,7 +350,12 @@ impl Provider<'_> {
         });
         let claims = token
             .claims(&verifier, &Nonce::new(nonce.to_owned()))
-            .map_err(|err| ProviderError::InvalidIdToken(describe(&err)))?;
+            .map_err(|err| match err {
+                ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                ) => ProviderError::UnknownKey,
+                other => ProviderError::InvalidIdToken(other.to_string()),
+            })?;
         let issuer = claims.issuer().as_str().to_owned();
         let tid = claims.additional_claims().tid.as_deref();
         if multi_tenant && !is_tenant_issuer(&issuer, tid) {
@@ -350,10 +367,16 @@ impl Provider<'_> {
         if subject.is_empty() || subject.len() > 255 {
             return Err(ProviderError::InvalidIdToken("unusable subject".into()));
         }
+        // Microsoft sends this flag as a boolean or as a string.
         let edov = matches!(
-            claims.additional_claims().xms_edov,
+            &claims.additional_claims().xms_edov,
             Some(serde_json::Value::Bool(true))
-        ) || matches!(&claims.additional_claims().xms_edov, Some(serde_json::Value::String(s)) if s == "true" || s == "1");
+        ) || claims
+            .additional_claims()
+            .xms_edov
+            .as_ref()
+            .and_then(|v| v.as_str())
+            == Some("true");
         Ok(VerifiedIdentity {
             issuer,
             subject,
@@ -379,8 +402,6 @@ pub fn is_tenant_issuer(issuer: &str, tid: Option<&str>) -> bool {
     valid_tid && issuer == format!("https://login.microsoftonline.com/{tid}/v2.0")
 }
 
-const NO_MATCHING_KEY: &str = "No matching key found";
-
 const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
@@ -392,14 +413,6 @@ const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
     CoreJwsSigningAlgorithm::EdDsa,
 ];
-
-/// The check that failed, with its cause (never the token itself).
-fn describe(err: &openidconnect::ClaimsVerificationError) -> String {
-    match err {
-        openidconnect::ClaimsVerificationError::SignatureVerification(inner) => inner.to_string(),
-        other => other.to_string(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -117,8 +117,8 @@ pub struct MfaRequired {
 }
 
 impl MfaRequired {
-    /// A new `mfa_pending` token for `user_id`.
-    pub fn issue(ctx: &AppContext, user_id: &str) -> Result<Self, TokenError> {
+    /// A new `mfa_pending` token for `user_id`, and the `auth.login.mfa_required` event.
+    pub fn issue(ctx: &AppContext, user_id: &str, origin: &Origin) -> Result<Self, TokenError> {
         let (mfa_token, _) = ctx.tokens.issue(
             TokenType::MfaPending,
             user_id,
@@ -127,6 +127,7 @@ impl MfaRequired {
             ctx.settings.mfa.token_ttl,
             ctx.clock.epoch_seconds(),
         )?;
+        crate::audit::record(ctx, "auth.login.mfa_required", Some(user_id), origin);
         Ok(Self {
             mfa_required: true,
             mfa_token,

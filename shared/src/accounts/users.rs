@@ -130,6 +130,18 @@ pub fn profile_in(items: &[Item]) -> Result<Option<User>, crate::store::StoreErr
     profile_item(items).map(Item::to_entity).transpose()
 }
 
+/// An email as the store holds it (a profile's), parsed: stored emails were valid when written,
+/// so a failure is an internal error, never the client's.
+pub fn stored_email(raw: &str) -> Result<Email, crate::http::ApiError> {
+    Email::parse(raw)
+        .map_err(|_| crate::http::ApiError::internal(std::io::Error::other("stored email invalid")))
+}
+
+/// The condition that the profile's account is not disabled (older profiles lack the flag).
+pub fn not_disabled() -> Condition {
+    Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled"))
+}
+
 /// Whether `password` is the account's (`email`'s) password. An account without one (provider
 /// sign-in only) still costs one hash.
 pub async fn password_matches(
@@ -137,9 +149,7 @@ pub async fn password_matches(
     email: &str,
     password: &crate::auth::Password,
 ) -> Result<bool, crate::http::ApiError> {
-    let email = Email::parse(email).map_err(|_| {
-        crate::http::ApiError::internal(std::io::Error::other("stored email invalid"))
-    })?;
+    let email = stored_email(email)?;
     let credential: Option<Credential> = ctx
         .store
         .get(&credential_key(&email))

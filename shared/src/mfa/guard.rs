@@ -6,7 +6,6 @@
 use crate::AppContext;
 use crate::abuse::{Subject, lockout};
 use crate::accounts::Origin;
-use crate::auth::Email;
 use crate::http::ApiError;
 use crate::store::Write;
 
@@ -22,8 +21,7 @@ impl Guard {
     /// 429 `ACCOUNT_LOCKED` while sign-ins of the account (`email`) or from the caller's address
     /// are locked, or when the account has no failure left to spend; otherwise one is taken.
     pub async fn begin(ctx: &AppContext, email: &str, origin: &Origin) -> Result<Self, ApiError> {
-        let email = Email::parse(email)
-            .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
+        let email = crate::accounts::users::stored_email(email)?;
         let email = Subject::email(ctx, &email);
         let ip = Subject::ip(origin);
         let policy = lockout::email_policy(ctx);

@@ -81,6 +81,16 @@ impl From<MfaError> for crate::http::ApiError {
     }
 }
 
+/// 401 `INVALID_MFA_CODE`: a sign-in step got a wrong or already used code (where a code is a
+/// credential, not a field of a settings change, which answers 422).
+pub fn invalid_code() -> crate::http::ApiError {
+    crate::http::ApiError::coded(
+        crate::http::ErrorCode::InvalidMfaCode,
+        http::StatusCode::UNAUTHORIZED,
+        "invalid or already used code",
+    )
+}
+
 /// A TOTP secret, encrypted, with its shape.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredSecret {

@@ -9,7 +9,7 @@ use shared::AppContext;
 use shared::accounts::principal::{AdminOnly, RequireRoles};
 use shared::accounts::sessions::{self, sessions_in};
 use shared::accounts::{User, users};
-use shared::auth::{Email, Role};
+use shared::auth::Role;
 use shared::http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorCode};
 use shared::store::{Condition, Cursor, Query, StoreError, Update, Write};
 use utoipa::{IntoParams, ToSchema};
@@ -164,8 +164,7 @@ pub async fn update_user(
     if let Some(disabled) = change.disabled {
         profile_updates.push(Update::set("disabled", disabled));
         user.disabled = disabled;
-        let email = Email::parse(&user.email)
-            .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
+        let email = users::stored_email(&user.email)?;
         writes.push(Write::Update {
             key: users::credential_key(&email),
             updates: vec![Update::set("disabled", disabled)],

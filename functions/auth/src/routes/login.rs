@@ -172,8 +172,7 @@ fn mfa_required(
     user_id: &str,
     origin: &shared::accounts::Origin,
 ) -> Result<Response, ApiError> {
-    let answer = MfaRequired::issue(ctx, user_id).map_err(ApiError::internal)?;
-    shared::audit::record(ctx, "auth.login.mfa_required", Some(user_id), origin);
+    let answer = MfaRequired::issue(ctx, user_id, origin).map_err(ApiError::internal)?;
     Ok(Json(answer).into_response())
 }
 

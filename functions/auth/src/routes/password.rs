@@ -10,7 +10,7 @@ use shared::accounts::Bearer;
 use shared::accounts::principal::unauthorized;
 use shared::accounts::sessions;
 use shared::accounts::users::{self, Credential};
-use shared::auth::{Email, Password, Verification};
+use shared::auth::{Password, Verification};
 use shared::http::{ApiError, ApiJson};
 use utoipa::ToSchema;
 
@@ -42,8 +42,7 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     let account = bearer.account(&ctx).await?;
     let user = &account.user;
-    let email = Email::parse(&user.email)
-        .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
+    let email = users::stored_email(&user.email)?;
     let credential_key = users::credential_key(&email);
     // The current password is a credential check like a login: the same lockout guards it.
     let subject = Subject::email(&ctx, &email);

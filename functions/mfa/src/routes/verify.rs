@@ -42,14 +42,6 @@ fn invalid_mfa_token() -> ApiError {
     )
 }
 
-fn invalid_code() -> ApiError {
-    ApiError::coded(
-        ErrorCode::InvalidMfaCode,
-        StatusCode::UNAUTHORIZED,
-        "invalid or already used code",
-    )
-}
-
 /// Complete a sign-in with the second factor.
 #[utoipa::path(
     post,
@@ -131,7 +123,7 @@ pub async fn verify(
         Ok(accepted) => accepted,
         Err(MfaError::InvalidCode) => {
             guard.code_failed(&ctx, &user.id, &origin, method).await?;
-            return Err(invalid_code());
+            return Err(mfa::invalid_code());
         }
         Err(err) => return Err(err.into()),
     };
@@ -147,7 +139,7 @@ pub async fn verify(
             None => Condition::attribute_not_exists(users::PASSWORD_CHANGED_AT),
         }
         .and(Condition::eq("mfa_enabled", true))
-        .and(Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled"))),
+        .and(users::not_disabled()),
     });
     let (session_writes, tokens) =
         sessions::open(&ctx, &user, &origin).map_err(ApiError::internal)?;
@@ -181,7 +173,7 @@ pub async fn verify(
         // The code was spent by a parallel request: a replay, counted like a wrong code.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < proof_writes => {
             guard.code_failed(&ctx, &user.id, &origin, method).await?;
-            return Err(invalid_code());
+            return Err(mfa::invalid_code());
         }
         // The token was spent by a parallel request, or the account changed meanwhile.
         Err(StoreError::ConditionFailed { .. }) => return Err(invalid_mfa_token()),

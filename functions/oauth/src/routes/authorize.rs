@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use shared::AppContext;
 use shared::abuse::{self, Subject};
+use shared::auth::tokens::new_opaque_token;
 use shared::config::Environment;
 use shared::http::{ApiError, ApiPath, ApiQuery, ClientOrigin};
 use utoipa::IntoParams;
@@ -75,13 +76,13 @@ pub async fn authorize(
         count(&ctx, provider.name(), "rate_limited");
         return Err(ApiError::rate_limited(retry_after));
     }
-    let state = flow::new_token();
+    let state = new_opaque_token();
     let authorization = provider
         .authorization(&state, ctx.clock.epoch_seconds())
         .await
         .map_err(|err| provider_failure(provider.name(), err))?;
     let json = wants_json(&headers);
-    let binding = (!json).then(flow::new_token);
+    let binding = (!json).then(new_opaque_token);
     let pending = PendingSignIn {
         provider: provider.name().to_owned(),
         redirect_uri,

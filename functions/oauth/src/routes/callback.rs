@@ -348,9 +348,7 @@ async fn sign_in_linked(
         },
         Write::Check {
             key: users::profile_key(&user.id),
-            condition: Condition::eq("mfa_enabled", false).and(
-                Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled")),
-            ),
+            condition: Condition::eq("mfa_enabled", false).and(users::not_disabled()),
         },
         shared::audit::history_write(ctx, "auth.oauth.login.success", &user.id, origin),
     ];
@@ -385,8 +383,7 @@ fn mfa_required(
     user_id: &str,
     origin: &Origin,
 ) -> Result<SignInResult, ApiError> {
-    let answer = MfaRequired::issue(ctx, user_id).map_err(ApiError::internal)?;
-    shared::audit::record(ctx, "auth.login.mfa_required", Some(user_id), origin);
+    let answer = MfaRequired::issue(ctx, user_id, origin).map_err(ApiError::internal)?;
     count(ctx, provider, "mfa_required");
     Ok(SignInResult::MfaRequired(answer))
 }

@@ -14,7 +14,6 @@ use shared::accounts::Bearer;
 use shared::accounts::identities::{self, Identity};
 use shared::accounts::principal::Outcome;
 use shared::accounts::users;
-use shared::auth::Email;
 use shared::http::{ApiError, ApiPath, ClientOrigin};
 use shared::store::{Cmp, Condition, Write};
 use utoipa::ToSchema;
@@ -79,16 +78,12 @@ pub async fn unlink_identity(
             key: identities::user_identity_key(user_id, &other.provider),
             condition: Condition::Exists,
         },
-        None => {
-            let email = Email::parse(&account.user.email)
-                .map_err(|_| ApiError::internal(std::io::Error::other("stored email invalid")))?;
-            Write::Check {
-                key: users::credential_key(&email),
-                // A hash is a non-empty string (a provider-only account stores null).
-                condition: Condition::compare("password_hash", Cmp::Gt, "")
-                    .and(Condition::eq("user_id", user_id)),
-            }
-        }
+        None => Write::Check {
+            key: users::credential_key(&users::stored_email(&account.user.email)?),
+            // A hash is a non-empty string (a provider-only account stores null).
+            condition: Condition::compare("password_hash", Cmp::Gt, "")
+                .and(Condition::eq("user_id", user_id)),
+        },
     };
     let other_way_at = writes.len();
     writes.push(other_way);

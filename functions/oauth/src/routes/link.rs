@@ -126,7 +126,7 @@ pub async fn link(
                 guard
                     .code_failed(&ctx, &user.id, &origin, proof.method())
                     .await?;
-                return Err(invalid_code());
+                return Err(mfa::invalid_code());
             }
             Err(err) => {
                 guard.release(&ctx).await?;
@@ -149,9 +149,7 @@ pub async fn link(
         // Nothing about the account changed since it was read.
         Write::Check {
             key: users::profile_key(&user.id),
-            condition: Condition::eq("mfa_enabled", user.mfa_enabled).and(
-                Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled")),
-            ),
+            condition: Condition::eq("mfa_enabled", user.mfa_enabled).and(users::not_disabled()),
         },
         guard.success_write(),
         shared::audit::history_write(&ctx, "auth.oauth.linked", &user.id, &origin),
@@ -166,7 +164,7 @@ pub async fn link(
             guard
                 .code_failed(&ctx, &user.id, &origin, method.unwrap_or(mfa::Method::Totp))
                 .await?;
-            return Err(invalid_code());
+            return Err(mfa::invalid_code());
         }
         Err(StoreError::ConditionFailed { index: Some(i) }) if i == proof_writes => {
             guard.release(&ctx).await?;
@@ -195,14 +193,6 @@ pub async fn link(
     shared::audit::record(&ctx, "auth.oauth.login.success", Some(&user.id), &origin);
     count(&ctx, &provider, "linked");
     Ok(SignedIn { tokens, user }.respond(&ctx, StatusCode::OK))
-}
-
-fn invalid_code() -> ApiError {
-    ApiError::coded(
-        ErrorCode::InvalidMfaCode,
-        StatusCode::UNAUTHORIZED,
-        "invalid or already used code",
-    )
 }
 
 fn already_linked() -> ApiError {

@@ -58,7 +58,9 @@ pub(crate) fn provider_failure(provider: &str, err: ProviderError) -> ApiError {
             tracing::error!(provider, error = %err, "OpenID Provider unavailable");
             ApiError::unavailable(std::io::Error::other(err.to_string()))
         }
-        ProviderError::CodeRefused(_) | ProviderError::InvalidIdToken(_) => {
+        ProviderError::CodeRefused(_)
+        | ProviderError::InvalidIdToken(_)
+        | ProviderError::UnknownKey => {
             tracing::warn!(provider, error = %err, "sign-in at provider rejected");
             ApiError::coded(
                 ErrorCode::OAuthFailed,
