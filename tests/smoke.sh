@@ -55,7 +55,7 @@ wait_until_served() { # wait_until_served PATH
     sleep 1
   done
 }
-for path in /v1/health /v1/auth/me /v1/auth/mfa/status /v1/auth/oauth/identities; do
+for path in /v1/health /v1/auth/me /v1/auth/mfa/status /v1/auth/oauth/identities /v1/tracker/passport; do
   wait_until_served "$path"
 done
 

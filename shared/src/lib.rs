@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod tracker;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

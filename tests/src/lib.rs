@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod oauth;
+pub mod tracker;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ pub const FUNCTIONS: &[(&str, RouterFn)] = &[
     ("health", health::router),
     ("mfa", mfa::router),
     ("oauth", ::oauth::router),
+    ("tracker", tracker::router),
 ];
 
 /// The routing table: path pattern → function name.

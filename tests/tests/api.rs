@@ -221,6 +221,7 @@ async fn the_document_is_generated_from_the_routers() {
     route_paths.extend(auth::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.extend(mfa::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.extend(oauth::api("/v1").into_openapi().paths.paths.into_keys());
+    route_paths.extend(tracker::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.sort();
     let served_paths: Vec<String> = served.paths.paths.keys().cloned().collect();
     assert_eq!(served_paths, route_paths);
@@ -278,6 +279,8 @@ const EVENTS: &[(&str, u16)] = &[
     ("mfa-verify-invalid.json", 401),
     ("oauth-authorize-unknown-provider.json", 404),
     ("oauth-identities-unauthorized.json", 401),
+    ("tracker-day-unauthorized.json", 401),
+    ("tracker-catalog-unauthorized.json", 401),
     ("health-root.json", 200),
     ("health-liveness.json", 200),
     ("health-readiness.json", 200),

@@ -36,17 +36,25 @@ fn text(value: &Value) -> String {
 
 /// The template's functions: binary name → resource.
 fn functions(template: &Value) -> BTreeMap<String, Value> {
+    function_ids(template)
+        .into_iter()
+        .map(|(binary, id)| (binary, template["Resources"][id.as_str()].clone()))
+        .collect()
+}
+
+/// The template's functions: binary name → logical id of the resource.
+fn function_ids(template: &Value) -> BTreeMap<String, String> {
     template["Resources"]
         .as_mapping()
         .unwrap()
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
-        .map(|(_, r)| {
+        .map(|(id, r)| {
             let binary = r["Metadata"]["BuildProperties"]["Binary"]
                 .as_str()
                 .expect("every function names its binary")
                 .to_owned();
-            (binary, r.clone())
+            (binary, id.as_str().unwrap().to_owned())
         })
         .collect()
 }
@@ -225,23 +233,27 @@ fn no_policy_allows_a_wildcard_action_or_resource() {
     }
 }
 
-#[test]
-fn the_dashboard_is_valid_json_with_every_panel_operators_need() {
-    let template = template();
+/// The dashboard body as JSON, each `${Name}` substitution replaced by its bare `Name` (the
+/// names are JSON-safe inside strings).
+fn dashboard(template: &Value) -> serde_json::Value {
     let body = &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
     let source = text(&untagged(body)[0]);
-    // `${…}` are CloudFormation substitutions; anything JSON-safe stands in for them.
     let mut substituted = String::new();
     let mut rest = source.as_str();
     while let Some(start) = rest.find("${") {
         substituted.push_str(&rest[..start]);
         let end = rest[start..].find('}').unwrap() + start;
-        substituted.push('x');
+        substituted.push_str(&rest[start + 2..end]);
         rest = &rest[end + 1..];
     }
     substituted.push_str(rest);
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&substituted).expect("the dashboard body is JSON");
+    serde_json::from_str(&substituted).expect("the dashboard body is JSON")
+}
+
+#[test]
+fn the_dashboard_is_valid_json_with_every_panel_operators_need() {
+    let template = template();
+    let dashboard = dashboard(&template);
     let titles: Vec<&str> = dashboard["widgets"]
         .as_array()
         .unwrap()
@@ -254,7 +266,7 @@ fn the_dashboard_is_valid_json_with_every_panel_operators_need() {
         "Security events",
         "MFA",
         "OAuth",
-        "Tracker writes",
+        "Tracker entries by kind",
         "status class",
         "p50 / p99",
         "Cold starts",
@@ -264,6 +276,88 @@ fn the_dashboard_is_valid_json_with_every_panel_operators_need() {
         assert!(
             titles.iter().any(|t| t.contains(needed)),
             "{needed} in {titles:?}"
+        );
+    }
+}
+
+/// A new function shows up everywhere operators look: its name and log group, the saved
+/// queries, the dashboard's log and throttle widgets and its metric searches, and the throttle
+/// alarm's sum.
+#[test]
+fn every_function_is_in_the_queries_dashboard_and_throttle_alarm() {
+    let template = template();
+    let resources = &template["Resources"];
+    let dashboard = dashboard(&template);
+    let widgets = dashboard["widgets"].as_array().unwrap();
+    let log_queries: Vec<&str> = widgets
+        .iter()
+        .filter(|w| w["type"] == "log")
+        .map(|w| w["properties"]["query"].as_str().unwrap())
+        .collect();
+    assert!(!log_queries.is_empty());
+    let lambda_throttles: Vec<String> = widgets
+        .iter()
+        .flat_map(|w| {
+            w["properties"]["metrics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|m| m[0] == "AWS/Lambda" && m[1] == "Throttles")
+        .map(|m| m[3].as_str().unwrap().to_owned())
+        .collect();
+    let body = &resources["Dashboard"]["Properties"]["DashboardBody"];
+    let prefix = text(&untagged(body)[1]["Prefix"]);
+    let queries: Vec<&Value> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::QueryDefinition")
+        .collect();
+    assert!(!queries.is_empty());
+    let alarm = &resources["FunctionThrottleAlarm"]["Properties"]["Metrics"];
+    let alarm = alarm.as_sequence().unwrap();
+    let sum = alarm
+        .iter()
+        .find(|m| m["ReturnData"] == true)
+        .map(|m| text(&m["Expression"]))
+        .expect("the throttle alarm's expression");
+
+    for (binary, id) in function_ids(&template) {
+        let function = &resources[id.as_str()]["Properties"];
+        let name = format!("${{AWS::StackName}}-{binary}");
+        assert_eq!(text(&function["FunctionName"]), name);
+        let group = text(&function["LoggingConfig"]["LogGroup"]);
+        assert_eq!(
+            text(&resources[group.as_str()]["Properties"]["LogGroupName"]),
+            format!("/aws/lambda/{name}")
+        );
+        for query in &queries {
+            let groups = strings(&query["Properties"]["LogGroupNames"]);
+            assert!(groups.contains(&group), "{binary} in {groups:?}");
+        }
+        for query in &log_queries {
+            assert!(
+                query.contains(&format!("SOURCE '{group}'")),
+                "{binary}: {query}"
+            );
+        }
+        assert!(
+            lambda_throttles.contains(&id),
+            "{binary} in {lambda_throttles:?}"
+        );
+        assert!(
+            prefix.contains(&format!("function=\\\"{name}\\\"")),
+            "{binary} in {prefix}"
+        );
+        let metric = alarm
+            .iter()
+            .find(|m| text(&m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]) == id)
+            .unwrap_or_else(|| panic!("{binary} in the throttle alarm"));
+        let metric_id = metric["Id"].as_str().unwrap();
+        assert!(
+            sum.contains(&format!("FILL({metric_id}, 0)")),
+            "{binary}: {sum}"
         );
     }
 }
@@ -471,6 +565,7 @@ async fn tour(api: &Gateway, ctx: &shared::AppContext) {
     api.send(with_bearer(request("POST", "/v1/auth/logout-all"), &access))
         .await;
     oauth_tour(api).await;
+    tracker_tour(api).await;
 }
 
 /// Provider sign-ins: a new account, a link to a password account, the list, an unlink, and a
@@ -507,4 +602,103 @@ async fn oauth_tour(api: &Gateway) {
         .await;
     assert_eq!(unlinked.status, 204, "{}", unlinked.text());
     callback(api, "/v1/auth/oauth/local/callback?code=x&state=y").await;
+}
+
+/// The medical tracker as a signed-in user: a medication and a dose of it, a feeling, every view
+/// of them, the passport, the export, the catalogue, then a delete, an archive and the erasure.
+async fn tracker_tour(api: &Gateway) {
+    let signed_up = signup(api, "tracker-tour@example.com").await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.text());
+    let (access, _) = tokens(&signed_up);
+    let call =
+        |method: &'static str, path: String, body: Option<serde_json::Value>, status: u16| {
+            let request = match &body {
+                Some(body) => json_request(method, &path, body),
+                None => request(method, &path),
+            };
+            let request = with_bearer(request, &access);
+            async move {
+                let response = api.send(request).await;
+                assert_eq!(
+                    response.status,
+                    status,
+                    "{method} {path}: {}",
+                    response.text()
+                );
+                response
+            }
+        };
+    let medication = call(
+        "POST",
+        "/v1/tracker/medications".into(),
+        Some(json!({
+            "name": "Metformin",
+            "dose": 500,
+            "unit": "mg",
+            "schedule": {"times": ["08:00"]},
+            "start_date": "2026-01-01",
+        })),
+        201,
+    )
+    .await
+    .json();
+    let medication_id = medication["id"].as_str().unwrap().to_owned();
+    call("GET", "/v1/tracker/medications".into(), None, 200).await;
+    let dose = call(
+        "POST",
+        "/v1/tracker/doses".into(),
+        Some(json!({
+            "medication_id": medication_id,
+            "taken_at": "2026-01-02T08:00:00+01:00",
+            "dose": 500,
+            "status": "taken",
+        })),
+        201,
+    )
+    .await
+    .json();
+    let dose_id = dose["id"].as_str().unwrap().to_owned();
+    call(
+        "GET",
+        "/v1/tracker/doses?from=2026-01-01&to=2026-01-31".into(),
+        None,
+        200,
+    )
+    .await;
+    call(
+        "PUT",
+        "/v1/tracker/feelings/2026-01-02".into(),
+        Some(json!({"score": 7})),
+        200,
+    )
+    .await;
+    for path in [
+        "/v1/tracker/days/2026-01-02",
+        "/v1/tracker/feel-vs-yesterday?date=2026-01-02",
+        "/v1/tracker/adherence?from=2026-01-01&to=2026-01-31",
+        "/v1/tracker/passport",
+        "/v1/tracker/export?format=json",
+        "/v1/tracker/catalog/medications?q=met",
+    ] {
+        call("GET", path.into(), None, 200).await;
+    }
+    call("DELETE", format!("/v1/tracker/doses/{dose_id}"), None, 204).await;
+    // Archiving is an update of the medication in place.
+    call(
+        "DELETE",
+        format!("/v1/tracker/medications/{medication_id}"),
+        None,
+        204,
+    )
+    .await;
+    call("DELETE", "/v1/tracker/data".into(), None, 204).await;
+    let left = call(
+        "GET",
+        "/v1/tracker/medications?include_archived=true".into(),
+        None,
+        200,
+    )
+    .await
+    .json();
+    assert_eq!(left, json!([]), "the erasure leaves no medication");
 }

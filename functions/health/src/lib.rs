@@ -39,6 +39,7 @@ pub fn openapi(api_prefix: &str) -> utoipa::openapi::OpenApi {
     doc.merge(auth::api(api_prefix).into_openapi());
     doc.merge(mfa::api(api_prefix).into_openapi());
     doc.merge(oauth::api(api_prefix).into_openapi());
+    doc.merge(tracker::api(api_prefix).into_openapi());
     shared::openapi::finish(&mut doc);
     doc
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-const MAX_LEN: usize = 254;
+pub const MAX_LEN: usize = 254;
 const MAX_LOCAL: usize = 64;
 
 /// A valid, normalised email address.

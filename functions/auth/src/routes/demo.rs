@@ -75,6 +75,12 @@ pub async fn demo(
         created(&ctx, false);
         return Err(err.into());
     }
+    // Two weeks of tracker data, with the same TTL, once the account exists. Should this fail,
+    // the client gets a 503 and the account expires unused like every demo account.
+    if let Err(err) = sample_tracker_data(&ctx, &user.id, expires_at).await {
+        created(&ctx, false);
+        return Err(err);
+    }
     created(&ctx, true);
     shared::audit::record(&ctx, "auth.demo.start", Some(&user.id), &origin);
     let demo_expires_at = jiff::Timestamp::from_second(expires_at)
@@ -92,4 +98,29 @@ pub async fn demo(
         axum::Json(body),
     )
         .into_response())
+}
+
+async fn sample_tracker_data(
+    ctx: &AppContext,
+    user_id: &str,
+    expires_at: i64,
+) -> Result<(), ApiError> {
+    let today = ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let items = shared::tracker::demo::two_weeks(user_id, today, expires_at)?;
+    let batches = items
+        .chunks(shared::store::MAX_TRANSACTION_WRITES)
+        .map(|batch| {
+            let writes = batch
+                .iter()
+                .map(|item| Write::Put {
+                    item: item.clone(),
+                    condition: None,
+                })
+                .collect();
+            ctx.store.transact(writes)
+        });
+    for result in futures::future::join_all(batches).await {
+        result?;
+    }
+    Ok(())
 }

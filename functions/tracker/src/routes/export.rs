@@ -1,0 +1,78 @@
+//! `GET /v1/tracker/export?format=fhir|json`: everything the tracker holds about the caller, as
+//! an HL7 FHIR R4 Bundle or in our own shape. Audited (`tracker.export`, with the format only).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::AppContext;
+use shared::accounts::{Bearer, User, users};
+use shared::http::{ApiError, ApiQuery, ClientOrigin};
+use shared::store::Query;
+use shared::tracker::{self, export::Export};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// An HL7 FHIR R4 Bundle (`application/fhir+json`).
+    Fhir,
+    /// Our own shape ([`Export`]).
+    #[default]
+    Json,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `fhir` or `json` (the default).
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// Export all of the caller's tracker data.
+#[utoipa::path(
+    get, path = "/export", tag = "tracker", security(("bearer" = [])),
+    params(ExportParams),
+    responses(
+        (status = 200, description = "The export: our JSON shape, or a FHIR R4 Bundle with format=fhir", body = Export),
+        (status = 422, description = "Unknown format", body = shared::http::ErrorBody),
+    )
+)]
+pub async fn export(
+    State(ctx): State<AppContext>,
+    bearer: Bearer,
+    ClientOrigin(origin): ClientOrigin,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> Result<Response, ApiError> {
+    let user = bearer.user_id();
+    let items = tracker::query_all(
+        &ctx.store,
+        Query::table(tracker::partition(user)).limit(shared::store::MAX_PAGE_SIZE),
+    );
+    let profile_key = users::profile_key(user);
+    let profile = ctx.store.get(&profile_key);
+    let (items, profile) = bearer
+        .with_live_session(&ctx, async {
+            let (items, profile) = tokio::join!(items, profile);
+            Ok((items?, profile?))
+        })
+        .await?;
+    let holder: User = profile
+        .ok_or_else(shared::accounts::principal::unauthorized)?
+        .to_entity()?;
+    let export = Export::from_items(&holder, &items, ctx.clock.now().to_string())?;
+    let (event, response) = match params.format {
+        Format::Json => ("tracker.export.json", Json(export).into_response()),
+        Format::Fhir => (
+            "tracker.export.fhir",
+            (
+                [(http::header::CONTENT_TYPE, tracker::fhir::MEDIA_TYPE)],
+                Json(tracker::fhir::bundle(&export)),
+            )
+                .into_response(),
+        ),
+    };
+    shared::audit::record(&ctx, event, Some(user), &origin);
+    Ok(response)
+}
