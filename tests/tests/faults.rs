@@ -22,6 +22,8 @@ shared::on_both_backends!(
     a_second_step_completes_once_or_not_at_all,
     a_reset_changes_the_password_once_or_not_at_all,
     a_provider_sign_in_creates_a_whole_account_or_nothing,
+    a_tracker_write_lands_once_or_not_at_all,
+    an_interrupted_erasure_finishes_on_retry,
 );
 
 static FAULTS: AtomicUsize = AtomicUsize::new(0);
@@ -222,7 +224,7 @@ async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
         }
     }
     println!(
-        "faults: {} store faults injected along signup, login, refresh, MFA enable, MFA verify and reset so far",
+        "faults: {} store faults injected along signup, login, refresh, MFA enable, MFA verify, reset, OAuth, tracker writes and erasure so far",
         FAULTS.load(Ordering::SeqCst)
     );
 }
@@ -386,5 +388,132 @@ async fn a_provider_sign_in_creates_a_whole_account_or_nothing(t: TestStore) {
             let (access, _) = tokens(&again);
             assert_eq!(me(&rig.api, &access).await.status, 200);
         }
+    }
+}
+
+async fn tracker_user(rig: &Rig, email: &str) -> (String, String) {
+    rig.faulty.set_plan(Plan::Healthy);
+    let access = tokens(&signup(&rig.api, email).await).0;
+    let medication = json!({"name": "Metformin", "dose": 500, "unit": "mg",
+        "schedule": {"times": ["08:00"]}, "start_date": "2025-01-01"});
+    let created = rig
+        .api
+        .send(with_bearer(
+            json_request("POST", "/v1/tracker/medications", &medication),
+            &access,
+        ))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    (access, created.json()["id"].as_str().unwrap().to_owned())
+}
+
+async fn doses_of(rig: &Rig, access: &str) -> usize {
+    let listed = rig
+        .api
+        .send(with_bearer(
+            request(
+                "GET",
+                "/v1/tracker/doses?from=2025-06-01&to=2025-06-30&limit=100",
+            ),
+            access,
+        ))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    listed.json()["items"].as_array().unwrap().len()
+}
+
+async fn a_tracker_write_lands_once_or_not_at_all(t: TestStore) {
+    let rig = rig(t);
+    let (access, medication_id) = tracker_user(&rig, "tracker-faults@example.com").await;
+    let dose = json!({"medication_id": medication_id, "taken_at": "2025-06-02T08:00:00+02:00",
+        "dose": 500, "status": "taken"});
+    let log = || {
+        rig.api.send(with_bearer(
+            json_request("POST", "/v1/tracker/doses", &dose),
+            &access,
+        ))
+    };
+    let calls = calls_of(&rig, log()).await;
+    assert_eq!(calls, 1, "a tracker write is one round trip");
+    let mut acknowledged = 1;
+    for n in 1..=calls {
+        for fault in FAULT_KINDS {
+            rig.faulty.set_plan(Plan::Nth(n, fault));
+            let response = log().await;
+            FAULTS.fetch_add(1, Ordering::SeqCst);
+            if !clean_failure(&response, &format!("dose log, call {n}")) {
+                acknowledged += 1;
+            }
+            rig.faulty.set_plan(Plan::Healthy);
+            assert_eq!(
+                doses_of(&rig, &access).await,
+                acknowledged,
+                "call {n}, {fault:?}"
+            );
+        }
+    }
+}
+
+async fn an_interrupted_erasure_finishes_on_retry(t: TestStore) {
+    let rig = rig(t);
+    let (access, _) = tracker_user(&rig, "erasure-faults@example.com").await;
+    let erase = || {
+        rig.api
+            .send(with_bearer(request("DELETE", "/v1/tracker/data"), &access))
+    };
+    // A medication and enough doses for several transactions of deletes.
+    let fill = || async {
+        rig.faulty.set_plan(Plan::Healthy);
+        let medication = json!({"name": "Metformin", "dose": 500, "unit": "mg",
+            "schedule": {"times": ["08:00"]}, "start_date": "2025-01-01"});
+        let created = rig
+            .api
+            .send(with_bearer(
+                json_request("POST", "/v1/tracker/medications", &medication),
+                &access,
+            ))
+            .await;
+        let medication_id = created.json()["id"].as_str().unwrap().to_owned();
+        for day in 1..=30 {
+            for hour in [8, 20] {
+                let dose = json!({"medication_id": medication_id,
+                    "taken_at": format!("2025-06-{day:02}T{hour:02}:00:00+02:00"), "dose": 500, "status": "taken"});
+                let logged = rig
+                    .api
+                    .send(with_bearer(
+                        json_request("POST", "/v1/tracker/doses", &dose),
+                        &access,
+                    ))
+                    .await;
+                assert_eq!(logged.status, 201, "{}", logged.text());
+            }
+        }
+    };
+    erase().await;
+    fill().await;
+    let calls = calls_of(&rig, erase()).await;
+    assert!(
+        calls >= 3,
+        "erasing 61 items takes several calls, made {calls}"
+    );
+    for n in 1..=calls {
+        fill().await;
+        rig.faulty.set_plan(Plan::Nth(n, Fault::Unavailable));
+        let response = erase().await;
+        FAULTS.fetch_add(1, Ordering::SeqCst);
+        let failed = clean_failure(&response, &format!("erasure, call {n}"));
+        rig.faulty.set_plan(Plan::Healthy);
+        if failed {
+            assert_eq!(erase().await.status, 204, "the retry finishes it");
+        }
+        assert_eq!(doses_of(&rig, &access).await, 0, "call {n}");
+        let medications = rig
+            .api
+            .send(with_bearer(
+                request("GET", "/v1/tracker/medications?include_archived=true"),
+                &access,
+            ))
+            .await;
+        assert_eq!(medications.json(), json!([]), "call {n}");
     }
 }

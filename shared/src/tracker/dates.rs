@@ -49,14 +49,10 @@ pub fn parse_instant(field: &str, raw: &str, now: Timestamp) -> Result<LocalInst
     if raw.len() > 40 || raw.len() < 20 || !raw.is_char_boundary(16) {
         return Err(invalid());
     }
-    let timestamp: Timestamp = raw.parse().map_err(|_| invalid())?;
-    // Real offsets run from −12:00 to +14:00; the parser takes anything below 26 hours.
-    if let Some(hours) = raw.len().checked_sub(6).and_then(|i| raw.get(i..i + 3))
-        && hours.starts_with(['+', '-'])
-        && hours[1..].parse::<u8>().is_ok_and(|h| h > 14)
-    {
+    if !is_rfc3339(raw) {
         return Err(invalid());
     }
+    let timestamp: Timestamp = raw.parse().map_err(|_| invalid())?;
     // RFC 3339 starts with the local date and time; the offset after them says where that was.
     let date = parse_date(field, &raw[..10]).map_err(|_| invalid())?;
     let time_of_day = raw[11..16].to_owned();
@@ -75,6 +71,57 @@ pub fn parse_instant(field: &str, raw: &str, now: Timestamp) -> Result<LocalInst
         date,
         time_of_day,
     })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` exactly, with an offset real places use (up to
+/// ±14:00): the parser alone also takes lowercase letters, spaces, bracketed zones, `±HHMM` and
+/// offsets up to 25 hours, and stored instants are kept as sent.
+fn is_rfc3339(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let two = |at: usize| raw.get(at..at + 2).and_then(|s| s.parse::<u8>().ok());
+    let head = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && two(17).is_some_and(|s| s < 60);
+    if !head {
+        return false;
+    }
+    let mut rest = &raw[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 || end > 9 {
+            return false;
+        }
+        rest = &fraction[end..];
+    }
+    match rest.as_bytes() {
+        [b'Z'] => true,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) =>
+        {
+            let hours = (h1 - b'0') * 10 + (h2 - b'0');
+            let minutes = (m1 - b'0') * 10 + (m2 - b'0');
+            minutes < 60
+                && (hours < 14 || (hours == 14 && minutes == 0))
+                && (*sign == b'+' || hours <= 12)
+        }
+        _ => false,
+    }
 }
 
 /// An inclusive range of days, at most [`MAX_RANGE_DAYS`] long, `to` not before `from`.
@@ -159,6 +206,8 @@ mod tests {
     #[test]
     fn instants_keep_their_local_day() {
         let now = ts("2026-03-30T00:00:00Z");
+        assert!(parse_instant("t", "2026-03-29T08:00:00.123+14:00", now).is_ok());
+        assert!(parse_instant("t", "2026-03-29T08:00:00-12:00", now).is_ok());
         let late = parse_instant("t", "2026-03-29T23:30:00-05:00", now).unwrap();
         assert_eq!(late.date.to_string(), "2026-03-29");
         assert_eq!(late.time_of_day, "23:30");
@@ -168,6 +217,14 @@ mod tests {
             "2026-03-29",
             "tomorrow",
             "2026-03-29T08:00:00+25:00",
+            "2026-03-29T08:00:00+14:30",
+            "2026-03-29T08:00:00-13:00",
+            "2026-03-29T08:05:00-1500",
+            "2026-03-29t08:00:00z",
+            "2026-03-29 08:00:00Z",
+            "2026-03-29T08:00:00+01:00[Europe/Berlin]",
+            "2026-03-29T08:00:60Z",
+            "2026-03-29T08:00:00.Z",
         ] {
             assert!(parse_instant("t", bad, now).is_err(), "{bad}");
         }

@@ -50,6 +50,11 @@ impl Export {
             .find(|i| i.key().is_some_and(|k| k.sk == CONTACT_SK))
             .map(Item::to_entity)
             .transpose()?;
+        // Entries of one day come in id order; show them by local time.
+        let mut doses: Vec<Dose> = entries(items, Kind::Dose)?;
+        doses.sort_by(|a, b| local_order(&a.taken_at).cmp(local_order(&b.taken_at)));
+        let mut symptoms: Vec<Symptom> = entries(items, Kind::Symptom)?;
+        symptoms.sort_by(|a, b| local_order(&a.occurred_at).cmp(local_order(&b.occurred_at)));
         Ok(Self {
             exported_at,
             patient: Patient {
@@ -59,8 +64,8 @@ impl Export {
                 timezone: user.timezone.clone(),
             },
             medications: under(items, MEDICATION_PREFIX)?,
-            doses: entries(items, Kind::Dose)?,
-            symptoms: entries(items, Kind::Symptom)?,
+            doses,
+            symptoms,
             feelings: entries(items, Kind::Feeling)?,
             conditions: under(items, CONDITION_PREFIX)?,
             allergies: under(items, ALLERGY_PREFIX)?,
@@ -68,4 +73,9 @@ impl Export {
             emergency_contact: contact,
         })
     }
+}
+
+/// The local date and time of an instant (`YYYY-MM-DDTHH:MM:SS`), which orders a day's entries.
+fn local_order(instant: &str) -> &str {
+    instant.get(..19).unwrap_or(instant)
 }

@@ -10,9 +10,9 @@
 //! TRACK#<user>  P#COND#<id>                     condition
 //! TRACK#<user>  P#DOC#<id>                      doctor
 //! TRACK#<user>  P#MED#<id>                      medication
-//! TRACK#<user>  DAY#<YYYY-MM-DD>#DOSE#<id>      dose        GSI1: TRACK#<user>#DOSE / <date>#<id>
+//! TRACK#<user>  DAY#<YYYY-MM-DD>#DOSE#<id>      dose        GSI1: TRACK#<user>#DOSE / <date>#<HH:MM>#<id>
 //! TRACK#<user>  DAY#<YYYY-MM-DD>#FEEL           feeling     GSI1: TRACK#<user>#FEEL / <date>
-//! TRACK#<user>  DAY#<YYYY-MM-DD>#SYM#<id>       symptom     GSI1: TRACK#<user>#SYM  / <date>#<id>
+//! TRACK#<user>  DAY#<YYYY-MM-DD>#SYM#<id>       symptom     GSI1: TRACK#<user>#SYM  / <date>#<HH:MM>#<id>
 //! CATALOG       MED#<id>                        catalogue entry (shared by everyone)
 //! ```
 //!
@@ -148,7 +148,10 @@ pub fn kind_index(user_id: &str, kind: Kind) -> String {
     format!("{}#{}", partition(user_id), kind.day_tag())
 }
 
-/// A day entry as an item, indexed for listing by kind and date.
+/// The attributes holding a day entry's instant (a dose's, a symptom's).
+const INSTANT_FIELDS: [&str; 2] = ["taken_at", "occurred_at"];
+
+/// A day entry as an item, indexed for listing by kind, day and local time.
 pub fn entry_item<T: Serialize>(
     user_id: &str,
     kind: Kind,
@@ -161,12 +164,19 @@ pub fn entry_item<T: Serialize>(
     } else {
         entry_key(user_id, kind, day, id)
     };
+    let item = Item::from_entity(&key, entity)?;
     let sort = if kind == Kind::Feeling {
         day.to_string()
     } else {
-        format!("{day}#{id}")
+        // Within a day, by local time of day (from the entry's own instant), then id.
+        let time = INSTANT_FIELDS
+            .iter()
+            .find_map(|field| item.get_str(field))
+            .and_then(|instant| instant.get(11..16))
+            .unwrap_or("");
+        format!("{day}#{time}#{id}")
     };
-    Ok(Item::from_entity(&key, entity)?.with_gsi1(kind_index(user_id, kind), sort))
+    Ok(item.with_gsi1(kind_index(user_id, kind), sort))
 }
 
 /// What kind of day entry an item is, from its sort key.
@@ -294,5 +304,8 @@ mod tests {
         let feeling = entry_item("u", Kind::Feeling, day, "", &serde_json::json!({})).unwrap();
         assert_eq!(day_entry_kind(&feeling), Some(Kind::Feeling));
         assert_eq!(feeling.gsi1(), Some(("TRACK#u#FEEL", "2026-03-29")));
+        let dose = serde_json::json!({"taken_at": "2026-03-29T20:10:00+02:00"});
+        let item = entry_item("u", Kind::Dose, day, "x", &dose).unwrap();
+        assert_eq!(item.gsi1(), Some(("TRACK#u#DOSE", "2026-03-29#20:10#x")));
     }
 }

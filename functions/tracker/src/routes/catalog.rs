@@ -15,8 +15,9 @@ use shared::store::{Condition, Item, Key, Query, Write};
 use shared::tracker::{self, CATALOG_PARTITION, CatalogEntry, CatalogEntryInput, catalog};
 use utoipa::IntoParams;
 
-/// Whether `id` can name a catalogue entry: a starter entry, or one of our random ids.
-pub fn is_catalog_id(id: &str) -> bool {
+/// Whether `id` can name a catalogue entry: a starter entry, or one of our random ids (the
+/// shapes we issue; anything else names nothing).
+pub fn may_name_an_entry(id: &str) -> bool {
     tracker::is_id(id) || catalog::starter().iter().any(|e| e.id == id)
 }
 
@@ -120,7 +121,7 @@ pub async fn add(
 }
 
 fn entry_key(id: &str) -> Result<Key, ApiError> {
-    if is_catalog_id(id) {
+    if may_name_an_entry(id) {
         Ok(tracker::catalog_key(id))
     } else {
         Err(ApiError::not_found())

@@ -218,7 +218,7 @@ pub fn passport_id(id: &str) -> Result<&str, ApiError> {
 pub struct RangePage {
     /// First day, YYYY-MM-DD.
     pub from: String,
-    /// Last day (included), at most 366 days after `from`.
+    /// Last day (included); a range covers at most 366 days, both ends included.
     pub to: String,
     /// 1 to 100; 50 by default.
     pub limit: Option<u32>,

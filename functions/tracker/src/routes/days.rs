@@ -152,7 +152,7 @@ pub async fn feel_vs_yesterday(
 pub struct AdherenceParams {
     /// First day, YYYY-MM-DD.
     pub from: String,
-    /// Last day (included), at most 366 days after `from`.
+    /// Last day (included); a range covers at most 366 days, both ends included.
     pub to: String,
 }
 

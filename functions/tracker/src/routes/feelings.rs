@@ -95,7 +95,7 @@ pub async fn delete(
 pub struct Range {
     /// First day, YYYY-MM-DD.
     pub from: String,
-    /// Last day (included), at most 366 days after `from`.
+    /// Last day (included); a range covers at most 366 days, both ends included.
     pub to: String,
 }
 

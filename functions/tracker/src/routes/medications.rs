@@ -25,7 +25,7 @@ fn item(user_id: &str, medication: &Medication) -> Result<Item, ApiError> {
 fn catalog_check(input: &MedicationInput) -> Result<Vec<(shared::store::Key, String)>, ApiError> {
     match input.catalog_id.as_deref() {
         None => Ok(vec![]),
-        Some(id) if super::catalog::is_catalog_id(id) => Ok(vec![(
+        Some(id) if super::catalog::may_name_an_entry(id) => Ok(vec![(
             tracker::catalog_key(id),
             "body.catalog_id".to_owned(),
         )]),
