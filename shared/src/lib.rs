@@ -18,8 +18,8 @@ pub mod openapi;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
-pub mod tracker;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tracker;
 
 pub use app::AppContext;

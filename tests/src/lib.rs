@@ -22,7 +22,7 @@ pub const FUNCTIONS: &[(&str, RouterFn)] = &[
     ("health", health::router),
     ("mfa", mfa::router),
     ("oauth", ::oauth::router),
-    ("tracker", tracker::router),
+    ("tracker", ::tracker::router),
 ];
 
 /// The routing table: path pattern → function name.

@@ -8,14 +8,11 @@ use std::process::Command;
 use serde_json::{Value, json};
 use shared::AppContext;
 use shared::clock::Clock;
+use shared::telemetry::Sink;
 use shared::testkit::{TestResponse, TestStore, context, json_request, request, workspace_root};
 
 use crate::Gateway;
 use crate::client::{GENEROUS, login, tokens, with_bearer};
-
-/// The tracker function's router: `FUNCTIONS` in `lib.rs` names it `tracker::router`, which this
-/// module (`crate::tracker`) would otherwise shadow.
-pub use ::tracker::router;
 
 /// `path` as given when it starts with `/`, else under `/v1/tracker/`.
 pub fn url(path: &str) -> String {
@@ -26,17 +23,28 @@ pub fn url(path: &str) -> String {
     }
 }
 
+/// A context over `store` (settings [`GENEROUS`] plus `overrides`) whose clock stands at
+/// `instant` (RFC 3339) until advanced, and its metrics.
+pub fn context_at(
+    store: &TestStore,
+    instant: &str,
+    overrides: &[(&str, &str)],
+) -> (AppContext, Sink) {
+    let mut settings: Vec<(&str, &str)> = GENEROUS.to_vec();
+    settings.extend_from_slice(overrides);
+    let (mut ctx, metrics) = context(store, &settings);
+    ctx.clock = Clock::manual(instant.parse().expect("an RFC 3339 instant"));
+    ctx.store = shared::store::Store::new(store.backend.clone(), ctx.clock.clone());
+    (ctx, metrics)
+}
+
 /// The whole API over `store`, its clock standing at `instant` (RFC 3339) until advanced.
 pub fn api_at(
     store: &TestStore,
     instant: &str,
     overrides: &[(&str, &str)],
 ) -> (Gateway, AppContext) {
-    let mut settings: Vec<(&str, &str)> = GENEROUS.to_vec();
-    settings.extend_from_slice(overrides);
-    let (mut ctx, _) = context(store, &settings);
-    ctx.clock = Clock::manual(instant.parse().expect("an RFC 3339 instant"));
-    ctx.store = shared::store::Store::new(store.backend.clone(), ctx.clock.clone());
+    let (ctx, _) = context_at(store, instant, overrides);
     (Gateway::new(&ctx), ctx)
 }
 
@@ -169,7 +177,8 @@ pub fn id(body: &Value) -> String {
         .to_owned()
 }
 
-/// A valid medication started on 2026-01-01: taken at `times`, or as needed when there are none.
+/// A valid medication started on 2099-01-01 (the year the tracker tests' clocks stand in): taken
+/// at `times`, or as needed when there are none.
 pub fn medication(name: &str, times: &[&str]) -> Value {
     let schedule = if times.is_empty() {
         json!({ "as_needed": true })
@@ -181,7 +190,7 @@ pub fn medication(name: &str, times: &[&str]) -> Value {
         "dose": 1,
         "unit": "tablet",
         "schedule": schedule,
-        "start_date": "2026-01-01",
+        "start_date": "2099-01-01",
     })
 }
 

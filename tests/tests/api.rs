@@ -360,3 +360,21 @@ async fn no_secret_reaches_a_log_line() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_operation_has_its_own_operation_id() {
+    // Generated clients and contract fuzzers name operations by their id.
+    let doc = serde_json::to_value(health::openapi("/v1")).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(other) = seen.insert(id.clone(), format!("{method} {path}")) {
+                panic!("{id} names both {other} and {method} {path}");
+            }
+        }
+    }
+}

@@ -16,7 +16,11 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
         .routes(routes!(routes::refresh::refresh))
         .routes(routes!(routes::logout::logout))
         .routes(routes!(routes::logout::logout_all))
-        .routes(routes!(routes::me::me, routes::me::update_me, routes::account::delete_me))
+        .routes(routes!(
+            routes::me::me,
+            routes::me::update_me,
+            routes::account::delete_me
+        ))
         .routes(routes!(routes::sessions::session_status))
         .routes(routes!(routes::sessions::list_sessions))
         .routes(routes!(routes::sessions::revoke_session))

@@ -63,5 +63,9 @@ pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
 /// The router Lambda runs.
 pub fn router(ctx: AppContext) -> Router {
     let (routes, _) = api(&ctx.settings.api_prefix).split_for_parts();
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        ctx.clone(),
+        routes::common::dead_sessions_are_unauthorized,
+    ));
     shared::http::app(routes, ctx)
 }

@@ -22,7 +22,8 @@ pub struct Access {
 pub struct RecordingBackend {
     inner: Arc<dyn Backend>,
     access: Mutex<Access>,
-    /// Keys written (or attempted) since the last [`RecordingBackend::take_writes`].
+    /// Keys changed by calls that succeeded since the last [`RecordingBackend::take_writes`]
+    /// (a write refused by its condition changed nothing).
     writes: Mutex<Vec<Key>>,
 }
 
@@ -35,7 +36,7 @@ impl RecordingBackend {
         }
     }
 
-    /// The keys written (or attempted) since the last call.
+    /// The keys changed since the last call.
     pub fn take_writes(&self) -> Vec<Key> {
         std::mem::take(&mut *self.writes.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -81,10 +82,12 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<(), StoreError> {
         self.note("PutItem");
-        if let Some(key) = item.key() {
+        let key = item.key();
+        self.inner.put(item, condition, now).await?;
+        if let Some(key) = key {
             self.wrote(key);
         }
-        self.inner.put(item, condition, now).await
+        Ok(())
     }
 
     async fn update(
@@ -95,8 +98,9 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<Item, StoreError> {
         self.note("UpdateItem");
+        let item = self.inner.update(key, updates, condition, now).await?;
         self.wrote(key.clone());
-        self.inner.update(key, updates, condition, now).await
+        Ok(item)
     }
 
     async fn delete(
@@ -106,8 +110,9 @@ impl Backend for RecordingBackend {
         now: i64,
     ) -> Result<Option<Item>, StoreError> {
         self.note("DeleteItem");
+        let old = self.inner.delete(key, condition, now).await?;
         self.wrote(key.clone());
-        self.inner.delete(key, condition, now).await
+        Ok(old)
     }
 
     async fn query(&self, query: &Query, now: i64) -> Result<Page, StoreError> {
@@ -123,9 +128,6 @@ impl Backend for RecordingBackend {
 
     async fn transact(&self, writes: &[Write], now: i64) -> Result<(), StoreError> {
         for write in writes {
-            if let (Some(key), false) = (write.key(), matches!(write, Write::Check { .. })) {
-                self.wrote(key);
-            }
             self.note(match write {
                 Write::Put { .. } => "PutItem",
                 Write::Update { .. } => "UpdateItem",
@@ -133,7 +135,13 @@ impl Backend for RecordingBackend {
                 Write::Check { .. } => "ConditionCheckItem",
             });
         }
-        self.inner.transact(writes, now).await
+        self.inner.transact(writes, now).await?;
+        for write in writes {
+            if let (Some(key), false) = (write.key(), matches!(write, Write::Check { .. })) {
+                self.wrote(key);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -124,6 +124,16 @@ fn is_rfc3339(raw: &str) -> bool {
     }
 }
 
+/// The latest day an entry may be for: the date a day from now in the easternmost time zone
+/// (UTC+14), as instants may be at most a day in the future.
+pub fn latest_day(now: Timestamp) -> Date {
+    let easternmost = TimeZone::fixed(jiff::tz::Offset::constant(14));
+    now.checked_add(SignedDuration::from_hours(24))
+        .unwrap_or(now)
+        .to_zoned(easternmost)
+        .date()
+}
+
 /// An inclusive range of days, at most [`MAX_RANGE_DAYS`] long, `to` not before `from`.
 pub fn parse_range(from: &str, to: &str) -> Result<(Date, Date), Vec<FieldError>> {
     let (from, to) = match (parse_date("query.from", from), parse_date("query.to", to)) {
@@ -258,6 +268,10 @@ mod tests {
         assert_eq!(today.to_string(), "2026-03-30");
         assert_eq!(day_before(today).to_string(), "2026-03-29");
         assert!(parse_time_zone("tz", "Mars/Olympus").is_err());
+        assert_eq!(
+            latest_day(ts("2026-03-29T22:30:00Z")).to_string(),
+            "2026-03-31"
+        );
         assert!(parse_time_zone("tz", "../../etc/passwd").is_err());
     }
 }

@@ -70,6 +70,17 @@ pub struct DayView {
     pub adherence: AdherenceFigures,
 }
 
+/// Minutes since midnight of an `HH:MM` (0 for anything else).
+fn minutes(time_of_day: &str) -> i32 {
+    let part = |range: std::ops::Range<usize>| {
+        time_of_day
+            .get(range)
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(0)
+    };
+    part(0..2) * 60 + part(3..5)
+}
+
 fn local_time(instant: &str) -> &str {
     instant.get(11..16).unwrap_or("")
 }
@@ -89,31 +100,41 @@ fn slots_of(medication: &Medication, date: Date, doses: &mut Vec<Dose>) -> Vec<S
         }
     });
     own.sort_by(|a, b| local_time(&a.taken_at).cmp(local_time(&b.taken_at)));
-    let mut own = own.into_iter();
-    let slots = medication
-        .schedule
-        .times
+    // Each dose, in time order, takes the free scheduled time nearest to it; doses left when
+    // every time is taken are extra.
+    let times = &medication.schedule.times;
+    let mut matched: Vec<Option<Dose>> = vec![None; times.len()];
+    let mut extra = Vec::new();
+    for dose in own {
+        let at = minutes(local_time(&dose.taken_at));
+        let nearest = (0..times.len())
+            .filter(|&slot| matched[slot].is_none())
+            .min_by_key(|&slot| (minutes(&times[slot]) - at).abs());
+        match nearest {
+            Some(slot) => matched[slot] = Some(dose),
+            None => extra.push(dose),
+        }
+    }
+    let slots = times
         .iter()
-        .map(|time| {
-            let matched = own.next();
-            ScheduledDose {
-                medication_id: medication.id.clone(),
-                medication_name: medication.name.clone(),
-                time: time.clone(),
-                dose: medication.dose,
-                unit: medication.unit.clone(),
-                status: match matched.as_ref().map(|d| d.status) {
-                    Some(DoseStatus::Taken) => SlotStatus::Taken,
-                    Some(DoseStatus::Skipped) => SlotStatus::Skipped,
-                    Some(DoseStatus::Missed) => SlotStatus::Missed,
-                    None => SlotStatus::NotLogged,
-                },
-                dose_id: matched.map(|d| d.id),
-            }
+        .zip(matched)
+        .map(|(time, matched)| ScheduledDose {
+            medication_id: medication.id.clone(),
+            medication_name: medication.name.clone(),
+            time: time.clone(),
+            dose: medication.dose,
+            unit: medication.unit.clone(),
+            status: match matched.as_ref().map(|d| d.status) {
+                Some(DoseStatus::Taken) => SlotStatus::Taken,
+                Some(DoseStatus::Skipped) => SlotStatus::Skipped,
+                Some(DoseStatus::Missed) => SlotStatus::Missed,
+                None => SlotStatus::NotLogged,
+            },
+            dose_id: matched.map(|d| d.id),
         })
         .collect();
     // Doses beyond the schedule go back to the unmatched ones.
-    doses.extend(own);
+    doses.extend(extra);
     slots
 }
 
@@ -410,6 +431,19 @@ mod tests {
                 taken: 1,
                 percent: Some(33.3)
             }
+        );
+        let evening_only = vec![dose(
+            "4",
+            "a",
+            "2026-03-10T19:45:00+01:00",
+            DoseStatus::Taken,
+        )];
+        let view = day_view(date("2026-03-10"), &meds[..1], evening_only, vec![], None);
+        let statuses: Vec<_> = view.scheduled_doses.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [SlotStatus::NotLogged, SlotStatus::Taken],
+            "the nearest time"
         );
         let outside = day_view(date("2026-04-01"), &meds, vec![], vec![], None);
         assert!(outside.scheduled_doses.is_empty(), "after the end date");

@@ -247,6 +247,15 @@ impl MedicationInput {
         let mut c = Checks::default();
         let name = c.text("body.name", &self.name, MAX_NAME);
         let catalog_id = c.optional_text("body.catalog_id", self.catalog_id.as_deref(), MAX_SHORT);
+        if catalog_id
+            .as_deref()
+            .is_some_and(|id| !super::catalog::is_catalog_id(id))
+        {
+            c.push(FieldError::new(
+                "body.catalog_id",
+                "no such catalogue entry",
+            ));
+        }
         let generic_name =
             c.optional_text("body.generic_name", self.generic_name.as_deref(), MAX_NAME);
         let form = c.optional_text("body.form", self.form.as_deref(), MAX_SHORT);
@@ -335,6 +344,9 @@ impl DoseInput {
     pub fn validate(self, now: Timestamp) -> Result<(Dose, Date), ApiError> {
         let mut c = Checks::default();
         let medication_id = c.text("body.medication_id", &self.medication_id, MAX_SHORT);
+        if !medication_id.is_empty() && !super::is_id(&medication_id) {
+            c.push(FieldError::new("body.medication_id", "no such medication"));
+        }
         let at = c.instant("body.taken_at", &self.taken_at, now);
         positive_amount(&mut c, "body.dose", self.dose);
         let note = c.optional_text("body.note", self.note.as_deref(), MAX_NOTE);
@@ -424,8 +436,13 @@ pub struct FeelingInput {
 }
 
 impl FeelingInput {
-    pub fn validate(self, date: Date) -> Result<Feeling, ApiError> {
+    /// A score is for a day that has begun somewhere, give or take the day of slack instants
+    /// get ([`super::dates::latest_day`]).
+    pub fn validate(self, date: Date, now: Timestamp) -> Result<Feeling, ApiError> {
         let mut c = Checks::default();
+        if date > super::dates::latest_day(now) {
+            c.push(FieldError::new("path.date", "must not be in the future"));
+        }
         if !(1..=10).contains(&self.score) {
             c.push(FieldError::new(
                 "body.score",
@@ -480,23 +497,40 @@ pub struct ConditionInput {
     pub doctor_ids: Vec<String>,
 }
 
-/// ICD-10 shape: a letter, two digits, optionally a dot and up to four more characters.
+/// ICD-10 shape: a letter, a digit, a digit or letter (`C4A`), then optionally a dot and one
+/// to four more letters or digits.
 fn is_icd10(code: &str) -> bool {
-    let b = code.as_bytes();
-    let (head, tail) = code.split_at(code.len().min(3));
-    b.len() >= 3
-        && b[0].is_ascii_uppercase()
-        && head[1..]
-            .bytes()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        && (tail.is_empty()
-            || (tail.len() >= 2
-                && tail.len() <= 5
-                && tail.starts_with('.')
-                && tail[1..].bytes().all(|c| c.is_ascii_alphanumeric())))
+    match code.as_bytes() {
+        [letter, digit, third, tail @ ..] => {
+            letter.is_ascii_uppercase()
+                && digit.is_ascii_digit()
+                && (third.is_ascii_digit() || third.is_ascii_uppercase())
+                && match tail {
+                    [] => true,
+                    [b'.', rest @ ..] => {
+                        (1..=4).contains(&rest.len())
+                            && rest
+                                .iter()
+                                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                    }
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
 }
 
 impl ConditionInput {
+    /// Each doctor named (first mention), with the field that named it: the client's index.
+    pub fn doctor_fields(&self) -> Vec<(String, String)> {
+        let ids = &self.doctor_ids;
+        ids.iter()
+            .enumerate()
+            .filter(|(i, id)| !ids[..*i].contains(id))
+            .map(|(i, id)| (id.clone(), format!("body.doctor_ids[{i}]")))
+            .collect()
+    }
+
     pub fn into_condition(self, id: String, today: Date) -> Result<MedicalCondition, ApiError> {
         let mut c = Checks::default();
         let name = c.text("body.name", &self.name, MAX_NAME);
@@ -798,7 +832,20 @@ mod tests {
         for ok in ["E11", "E11.9", "J45.909", "U07.1", "C4A.0"] {
             assert!(is_icd10(ok), "{ok}");
         }
-        for bad in ["e11", "11.9", "E1", "E11.", "E11.123456", "E11-9", "../x"] {
+        for bad in [
+            "e11",
+            "11.9",
+            "E1",
+            "E11.",
+            "E11.123456",
+            "E11-9",
+            "../x",
+            "EAA",
+            "XYZ.1",
+            "A€",
+            "ÉÉ",
+            "E11.é",
+        ] {
             assert!(!is_icd10(bad), "{bad}");
         }
     }

@@ -52,6 +52,7 @@ async fn stored_entries(ctx: &AppContext) -> Result<Vec<CatalogEntry>, ApiError>
 
 /// Search the medication catalogue by name prefix.
 #[utoipa::path(
+    operation_id = "search_catalog",
     get,
     path = "/catalog/medications",
     tag = "tracker",
@@ -89,6 +90,7 @@ pub async fn search(
 
 /// Add a catalogue entry (ADMIN).
 #[utoipa::path(
+    operation_id = "add_catalog_entry",
     post,
     path = "/catalog/medications",
     tag = "tracker",
@@ -142,6 +144,7 @@ fn known(id: &str, stored: Option<Item>) -> Result<CatalogEntry, ApiError> {
 
 /// Replace a catalogue entry, starter entries included (ADMIN).
 #[utoipa::path(
+    operation_id = "edit_catalog_entry",
     put,
     path = "/catalog/medications/{id}",
     tag = "tracker",
@@ -184,6 +187,7 @@ pub async fn edit(
 
 /// Retire a catalogue entry: search no longer offers it; medications made from it stay (ADMIN).
 #[utoipa::path(
+    operation_id = "retire_catalog_entry",
     delete,
     path = "/catalog/medications/{id}",
     tag = "tracker",

@@ -278,3 +278,31 @@ pub async fn page_of<T: DeserializeOwned + ToSchema>(
         next_cursor: page.cursor.map(|c| c.as_token().to_owned()),
     })
 }
+
+/// A layer: a request refused with a 4xx other than 401 (an id that names nothing, an invalid
+/// body, a date out of range …) answers 401 instead when its token's session is gone. Handlers
+/// check the session together with their own store work, so requests refused before any store
+/// call would otherwise tell a dead session's holder about their input; the extra read happens
+/// on refusals only.
+pub async fn dead_sessions_are_unauthorized(
+    axum::extract::State(ctx): axum::extract::State<AppContext>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let (mut parts, body) = request.into_parts();
+    let bearer = Bearer::from_request_parts(&mut parts, &ctx).await.ok();
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    let status = response.status();
+    let refused = status.is_client_error() && status != http::StatusCode::UNAUTHORIZED;
+    match bearer {
+        Some(bearer) if refused => match bearer.with_live_session(&ctx, async { Ok(()) }).await {
+            Err(err) if err.status() == http::StatusCode::UNAUTHORIZED => err.into_response(),
+            _ => response,
+        },
+        _ => response,
+    }
+}

@@ -10,6 +10,7 @@ use shared::http::{ApiError, ClientOrigin};
 
 /// Erase all of the caller's tracker data.
 #[utoipa::path(
+    operation_id = "erase_tracker_data",
     delete, path = "/data", tag = "tracker", security(("bearer" = [])),
     responses((status = 204, description = "Everything is gone"))
 )]

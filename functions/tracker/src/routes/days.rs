@@ -36,6 +36,7 @@ fn medications_in(items: &[Item]) -> Result<Vec<Medication>, StoreError> {
 
 /// One day: its scheduled doses and what became of them, other doses, symptoms, the feeling.
 #[utoipa::path(
+    operation_id = "day_view",
     get,
     path = "/days/{date}",
     tag = "tracker",
@@ -158,6 +159,7 @@ pub struct AdherenceParams {
 
 /// Per medication: doses scheduled against doses taken, as numbers and a percentage.
 #[utoipa::path(
+    operation_id = "adherence",
     get,
     path = "/adherence",
     tag = "tracker",

@@ -27,11 +27,13 @@ pub enum Format {
 pub struct ExportParams {
     /// `fhir` or `json` (the default).
     #[serde(default)]
+    #[param(inline)]
     pub format: Format,
 }
 
 /// Export all of the caller's tracker data.
 #[utoipa::path(
+    operation_id = "export_tracker_data",
     get, path = "/export", tag = "tracker", security(("bearer" = [])),
     params(ExportParams),
     responses(

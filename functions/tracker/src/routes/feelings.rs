@@ -20,6 +20,7 @@ fn date_from_path(raw: &str) -> Result<jiff::civil::Date, ApiError> {
 
 /// Record how the user felt on a day (replaces that day's score).
 #[utoipa::path(
+    operation_id = "put_feeling",
     put,
     path = "/feelings/{date}",
     tag = "tracker",
@@ -39,7 +40,7 @@ pub async fn put(
     ApiJson(input): ApiJson<FeelingInput>,
 ) -> Result<Json<Feeling>, ApiError> {
     let day = date_from_path(&date)?;
-    let feeling = input.validate(day)?;
+    let feeling = input.validate(day, ctx.clock.now())?;
     let item = tracker::entry_item(bearer.user_id(), Kind::Feeling, day, "", &feeling)?;
     bearer
         .transact(
@@ -62,6 +63,7 @@ pub async fn put(
 
 /// Remove a day's score.
 #[utoipa::path(
+    operation_id = "delete_feeling",
     delete,
     path = "/feelings/{date}",
     tag = "tracker",
@@ -101,6 +103,7 @@ pub struct Range {
 
 /// Scores between two days (at most one a day), oldest first.
 #[utoipa::path(
+    operation_id = "list_feelings",
     get,
     path = "/feelings",
     tag = "tracker",

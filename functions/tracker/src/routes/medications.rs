@@ -22,22 +22,26 @@ fn item(user_id: &str, medication: &Medication) -> Result<Item, ApiError> {
     )?)
 }
 
-fn catalog_check(input: &MedicationInput) -> Result<Vec<(shared::store::Key, String)>, ApiError> {
-    match input.catalog_id.as_deref() {
+/// The catalogue entry a medication names must exist: checked in the write's transaction, except
+/// for starter entries, which exist without being stored.
+fn catalog_check(medication: &Medication) -> Result<Vec<(shared::store::Key, String)>, ApiError> {
+    match medication.catalog_id.as_deref() {
         None => Ok(vec![]),
-        Some(id) if super::catalog::may_name_an_entry(id) => Ok(vec![(
-            tracker::catalog_key(id),
-            "body.catalog_id".to_owned(),
-        )]),
-        Some(_) => Err(ApiError::invalid_field(
+        Some(id) if !super::catalog::may_name_an_entry(id) => Err(ApiError::invalid_field(
             "body.catalog_id",
             "no such catalogue entry",
         )),
+        Some(id) if super::catalog::is_starter_key(&tracker::catalog_key(id)) => Ok(vec![]),
+        Some(id) => Ok(vec![(
+            tracker::catalog_key(id),
+            "body.catalog_id".to_owned(),
+        )]),
     }
 }
 
 /// Add a medication.
 #[utoipa::path(
+    operation_id = "create_medication",
     post,
     path = "/medications",
     tag = "tracker",
@@ -54,13 +58,8 @@ pub async fn create(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(input): ApiJson<MedicationInput>,
 ) -> Result<(StatusCode, Json<Medication>), ApiError> {
-    let checks = catalog_check(&input)?;
     let medication = input.into_medication(tracker::new_id(), ctx.clock.now())?;
-    // Starter entries are not stored until an admin edits them: their ids need no check.
-    let checks = checks
-        .into_iter()
-        .filter(|(key, _)| !super::catalog::is_starter_key(key))
-        .collect();
+    let checks = catalog_check(&medication)?;
     common::create_item(&ctx, &bearer, item(bearer.user_id(), &medication)?, checks).await?;
     common::audit(
         &ctx,
@@ -82,6 +81,7 @@ pub struct ListParams {
 
 /// The user's medications, current ones first by name.
 #[utoipa::path(
+    operation_id = "list_medications",
     get,
     path = "/medications",
     tag = "tracker",
@@ -107,6 +107,7 @@ pub async fn list(
 
 /// One medication.
 #[utoipa::path(
+    operation_id = "read_medication",
     get,
     path = "/medications/{id}",
     tag = "tracker",
@@ -129,6 +130,7 @@ pub async fn read(
 
 /// Replace a medication (every field; archived ones stay archived only if archived again).
 #[utoipa::path(
+    operation_id = "replace_medication",
     put,
     path = "/medications/{id}",
     tag = "tracker",
@@ -149,12 +151,8 @@ pub async fn replace(
     ApiJson(input): ApiJson<MedicationInput>,
 ) -> Result<Json<Medication>, ApiError> {
     let id = common::passport_id(&id)?.to_owned();
-    let checks = catalog_check(&input)?;
     let medication = input.into_medication(id, ctx.clock.now())?;
-    let checks = checks
-        .into_iter()
-        .filter(|(key, _)| !super::catalog::is_starter_key(key))
-        .collect();
+    let checks = catalog_check(&medication)?;
     common::replace_item(&ctx, &bearer, item(bearer.user_id(), &medication)?, checks).await?;
     common::audit(
         &ctx,
@@ -168,6 +166,7 @@ pub async fn replace(
 
 /// Archive a medication: it leaves the current list, schedules and the passport; its doses stay.
 #[utoipa::path(
+    operation_id = "archive_medication",
     delete,
     path = "/medications/{id}",
     tag = "tracker",

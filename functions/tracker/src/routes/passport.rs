@@ -23,17 +23,12 @@ fn key(user_id: &str, prefix: &str, id: &str) -> Key {
     tracker::passport_key(user_id, prefix, id)
 }
 
-fn doctor_checks(user_id: &str, condition: &MedicalCondition) -> Vec<(Key, String)> {
-    condition
-        .doctor_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            (
-                key(user_id, DOCTOR_PREFIX, id),
-                format!("body.doctor_ids[{i}]"),
-            )
-        })
+/// The doctors a condition names must be the caller's: checked in the write's transaction.
+fn doctor_checks(user_id: &str, input: &ConditionInput) -> Vec<(Key, String)> {
+    input
+        .doctor_fields()
+        .into_iter()
+        .map(|(id, field)| (key(user_id, DOCTOR_PREFIX, &id), field))
         .collect()
 }
 
@@ -52,10 +47,11 @@ pub async fn create_condition(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(input): ApiJson<ConditionInput>,
 ) -> Result<(StatusCode, Json<MedicalCondition>), ApiError> {
+    let checks = doctor_checks(bearer.user_id(), &input);
     let condition = input.into_condition(tracker::new_id(), utc_today(&ctx))?;
     let user = bearer.user_id();
     let item = Item::from_entity(&key(user, CONDITION_PREFIX, &condition.id), &condition)?;
-    common::create_item(&ctx, &bearer, item, doctor_checks(user, &condition)).await?;
+    common::create_item(&ctx, &bearer, item, checks).await?;
     common::audit(&ctx, Kind::Condition, Change::Created, user, &origin);
     Ok((StatusCode::CREATED, Json(condition)))
 }
@@ -93,10 +89,11 @@ pub async fn replace_condition(
     ApiJson(input): ApiJson<ConditionInput>,
 ) -> Result<Json<MedicalCondition>, ApiError> {
     let id = common::passport_id(&id)?.to_owned();
+    let checks = doctor_checks(bearer.user_id(), &input);
     let condition = input.into_condition(id, utc_today(&ctx))?;
     let user = bearer.user_id();
     let item = Item::from_entity(&key(user, CONDITION_PREFIX, &condition.id), &condition)?;
-    common::replace_item(&ctx, &bearer, item, doctor_checks(user, &condition)).await?;
+    common::replace_item(&ctx, &bearer, item, checks).await?;
     common::audit(&ctx, Kind::Condition, Change::Updated, user, &origin);
     Ok(Json(condition))
 }
@@ -462,8 +459,15 @@ pub async fn passport(
     let zone = tracker::dates::parse_time_zone("timezone", &holder.timezone)
         .unwrap_or(jiff::tz::TimeZone::UTC);
     let today = tracker::dates::today_in(&zone, ctx.clock.now());
+    let doctors: Vec<Doctor> = tracker::under(&items, DOCTOR_PREFIX)?;
     let mut conditions: Vec<MedicalCondition> = tracker::under(&items, CONDITION_PREFIX)?;
     conditions.retain(|c| c.status == ConditionStatus::Active);
+    // A deleted doctor stays named by its conditions, but the passport shows only real ones.
+    for condition in &mut conditions {
+        condition
+            .doctor_ids
+            .retain(|id| doctors.iter().any(|d| d.id == *id));
+    }
     let mut medications: Vec<Medication> = tracker::under(&items, MEDICATION_PREFIX)?;
     medications.retain(|m| m.active_on(today));
     let contact = items
@@ -480,7 +484,7 @@ pub async fn passport(
         conditions,
         medications,
         allergies: tracker::under(&items, ALLERGY_PREFIX)?,
-        doctors: tracker::under(&items, DOCTOR_PREFIX)?,
+        doctors,
         emergency_contact: contact,
         generated_at: ctx.clock.now().to_string(),
     }))
