@@ -374,6 +374,12 @@ async fn a_medication_from_the_catalogue_needs_a_real_entry(t: TestStore) {
             unknown,
         );
     }
+    body["catalog_id"] = json!(UNKNOWN_ID);
+    let refused = ada.post("medications", &body).await.json();
+    assert_eq!(
+        refused["error"]["details"]["errors"][0]["message"],
+        "no such catalogue entry"
+    );
     // PUT checks it the same way.
     let path = format!("medications/{}", id(&created));
     body["catalog_id"] = json!(UNKNOWN_ID);

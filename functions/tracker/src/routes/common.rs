@@ -194,9 +194,12 @@ pub async fn delete_item(ctx: &AppContext, bearer: &Bearer, key: Key) -> Result<
     commit(ctx, bearer, vec![delete], |_| not_found()).await
 }
 
+/// 422 on the field that named an item that is not there (`body.doctor_ids[0]` …).
 fn missing_reference(field: &str) -> ApiError {
     let what = if field.contains("doctor") {
         "doctor"
+    } else if field.contains("catalog") {
+        "catalogue entry"
     } else {
         "medication"
     };
