@@ -138,6 +138,20 @@ request mfa_login POST /v1/auth/login -H 'content-type: application/json' \
   -d '{"email":"smoke@example.com","password":"correct horse battery staple"}'
 check "login now asks for the second factor" json_has "$WORK/mfa_login.json" 'd["mfa_required"] is True'
 
+# The tracker function: a medication, a dose taken this morning (UTC), and the day shows it.
+TODAY=$(date -u +%F)
+request medication POST /v1/tracker/medications -H "Authorization: Bearer $ACCESS" \
+  -H 'content-type: application/json' \
+  -d "{\"name\":\"Metformin\",\"dose\":500,\"unit\":\"mg\",\"schedule\":{\"times\":[\"00:00\"]},\"start_date\":\"$TODAY\"}"
+check "POST /v1/tracker/medications is 201" status_is medication 201
+MEDICATION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/medication.json" 2>/dev/null)
+request dose POST /v1/tracker/doses -H "Authorization: Bearer $ACCESS" -H 'content-type: application/json' \
+  -d "{\"medication_id\":\"$MEDICATION\",\"taken_at\":\"${TODAY}T00:00:00Z\",\"dose\":500,\"status\":\"taken\"}"
+check "POST /v1/tracker/doses is 201" status_is dose 201
+request day GET "/v1/tracker/days/$TODAY" -H "Authorization: Bearer $ACCESS"
+check "GET /v1/tracker/days/{today} shows the dose taken" json_has "$WORK/day.json" \
+  'd["scheduled_doses"][0]["status"] == "taken" and d["adherence"]["percent"] == 100.0'
+
 # The oauth function: a browser's sign-in at the provider, followed hop by hop with a cookie
 # jar, ends on the client's page with the access token in the URL fragment.
 location="$BASE/v1/auth/oauth/local/authorize?redirect_uri=$APP_PAGE"
