@@ -142,6 +142,16 @@ pub fn not_disabled() -> Condition {
     Condition::eq("disabled", false).or(Condition::attribute_not_exists("disabled"))
 }
 
+/// 401 `INVALID_CREDENTIALS` for a signed-in account proving itself again (linking a provider,
+/// deleting the account) with a wrong password.
+pub fn wrong_password() -> crate::http::ApiError {
+    crate::http::ApiError::coded(
+        crate::http::ErrorCode::InvalidCredentials,
+        http::StatusCode::UNAUTHORIZED,
+        "invalid password",
+    )
+}
+
 /// Whether `password` is the account's (`email`'s) password. An account without one (provider
 /// sign-in only) still costs one hash.
 pub async fn password_matches(

@@ -347,6 +347,46 @@ impl Store {
         }
     }
 
+    /// Every item a query finds, following cursors: one call per page.
+    pub async fn query_all(&self, query: Query) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut query = query;
+        loop {
+            let page = self.query(query.clone()).await?;
+            items.extend(page.items);
+            match page.cursor {
+                Some(cursor) => query = query.after(Some(cursor)),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Deletes every item of a partition, a transaction per page of at most
+    /// [`MAX_TRANSACTION_WRITES`]. Safe to run again after a failure part-way: it deletes
+    /// whatever is left. Returns how many were deleted.
+    pub async fn delete_partition(&self, partition: &str) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let page = self
+                .query(Query::table(partition).limit(MAX_TRANSACTION_WRITES as u32))
+                .await?;
+            if page.items.is_empty() {
+                return Ok(deleted);
+            }
+            let writes: Vec<Write> = page
+                .items
+                .iter()
+                .filter_map(Item::key)
+                .map(|key| Write::Delete {
+                    key,
+                    condition: None,
+                })
+                .collect();
+            deleted += writes.len();
+            self.transact(writes).await?;
+        }
+    }
+
     /// One real round trip, for readiness: reads a key that never exists.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.get(&Key::new("__ready__", "__ready__"))

@@ -35,7 +35,7 @@ pub mod model;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 use jiff::civil::Date;
 pub use model::*;
 
@@ -233,45 +233,10 @@ pub fn must_exist(key: Key) -> Write {
     }
 }
 
-/// Every item of a query, following cursors.
-pub async fn query_all(store: &Store, query: Query) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut query = query;
-    loop {
-        let page = store.query(query.clone()).await?;
-        items.extend(page.items);
-        match page.cursor {
-            Some(cursor) => query = query.after(Some(cursor)),
-            None => return Ok(items),
-        }
-    }
-}
-
-/// Deletes every tracker item of a user, in transactions of at most 100 deletes. Safe to run
-/// again after a failure part-way: it deletes whatever is left. Returns how many were deleted.
+/// Deletes every tracker item of a user. Safe to run again after a failure part-way: it
+/// deletes whatever is left. Returns how many were deleted.
 pub async fn erase(store: &Store, user_id: &str) -> Result<usize, StoreError> {
-    let mut deleted = 0;
-    loop {
-        let page = store
-            .query(
-                Query::table(partition(user_id)).limit(crate::store::MAX_TRANSACTION_WRITES as u32),
-            )
-            .await?;
-        if page.items.is_empty() {
-            return Ok(deleted);
-        }
-        let writes: Vec<Write> = page
-            .items
-            .iter()
-            .filter_map(Item::key)
-            .map(|key| Write::Delete {
-                key,
-                condition: None,
-            })
-            .collect();
-        deleted += writes.len();
-        store.transact(writes).await?;
-    }
+    store.delete_partition(&partition(user_id)).await
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ use serde::Deserialize;
 use shared::AppContext;
 use shared::accounts::{Bearer, identities, sessions, users};
 use shared::auth::{Email, Password};
-use shared::http::{ApiError, ApiJson, ClientOrigin, ErrorCode};
+use shared::http::{ApiError, ApiJson, ClientOrigin};
 use shared::mfa::{self, Code, Enrollment, Guard, MfaError, Proof};
-use shared::store::{Condition, Item, Query, StoreError, Write};
+use shared::store::{Condition, Item, StoreError, Write};
 use utoipa::ToSchema;
 
 /// Most writes of one transaction: the account must go in one.
@@ -35,14 +35,6 @@ pub struct DeleteAccount {
     /// A TOTP or backup code, when the account has two-factor authentication on.
     #[serde(default)]
     pub code: Option<Code>,
-}
-
-fn invalid_credentials() -> ApiError {
-    ApiError::coded(
-        ErrorCode::InvalidCredentials,
-        StatusCode::UNAUTHORIZED,
-        "invalid password",
-    )
 }
 
 /// Delete the signed-in account and all its data.
@@ -83,7 +75,7 @@ pub async fn delete_me(
         guard
             .failed(&ctx, "auth.account.delete.failure", &user.id, &origin)
             .await?;
-        return Err(invalid_credentials());
+        return Err(users::wrong_password());
     }
     let mut writes = Vec::new();
     if let (Some(enrollment), Some(code)) = (&enrollment, &body.code) {
@@ -166,22 +158,9 @@ fn deleting(write: Write) -> Write {
 /// Health data and the security history: separate partitions, erased before the account.
 async fn erase_data(ctx: &AppContext, user_id: &str) -> Result<(), StoreError> {
     shared::tracker::erase(&ctx.store, user_id).await?;
-    let history = shared::tracker::query_all(
-        &ctx.store,
-        Query::table(shared::audit::history_partition(user_id)),
-    )
-    .await?;
-    for batch in history.chunks(MAX_WRITES) {
-        let deletes = batch
-            .iter()
-            .filter_map(Item::key)
-            .map(|key| Write::Delete {
-                key,
-                condition: None,
-            })
-            .collect();
-        ctx.store.transact(deletes).await?;
-    }
+    ctx.store
+        .delete_partition(&shared::audit::history_partition(user_id))
+        .await?;
     Ok(())
 }
 

@@ -45,14 +45,6 @@ fn invalid_link_token() -> ApiError {
     )
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::coded(
-        ErrorCode::InvalidCredentials,
-        StatusCode::UNAUTHORIZED,
-        "invalid password",
-    )
-}
-
 /// Link a provider identity to an existing account.
 #[utoipa::path(
     post,
@@ -113,7 +105,7 @@ pub async fn link(
             .failed(&ctx, "auth.oauth.link.failure", &user.id, &origin)
             .await?;
         count(&ctx, &provider, "link_failure");
-        return Err(invalid_credentials());
+        return Err(users::wrong_password());
     }
     let mut writes = Vec::new();
     let mut method = None;

@@ -39,11 +39,10 @@ pub struct SearchParams {
 }
 
 async fn stored_entries(ctx: &AppContext) -> Result<Vec<CatalogEntry>, ApiError> {
-    let items = tracker::query_all(
-        &ctx.store,
-        Query::table(CATALOG_PARTITION).limit(shared::store::MAX_PAGE_SIZE),
-    )
-    .await?;
+    let items = ctx
+        .store
+        .query_all(Query::table(CATALOG_PARTITION).limit(shared::store::MAX_PAGE_SIZE))
+        .await?;
     Ok(items
         .iter()
         .map(Item::to_entity)

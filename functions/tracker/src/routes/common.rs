@@ -130,40 +130,64 @@ pub async fn read_prefix<T: DeserializeOwned>(
     Ok(tracker::under(&items, prefix)?)
 }
 
+/// Every item a query finds and the caller's profile, both alongside the session check.
+pub async fn read_with_profile(
+    ctx: &AppContext,
+    bearer: &Bearer,
+    query: Query,
+) -> Result<(Vec<Item>, shared::accounts::User), ApiError> {
+    let items = ctx.store.query_all(query);
+    let profile_key = shared::accounts::users::profile_key(bearer.user_id());
+    let profile = ctx.store.get(&profile_key);
+    let (items, profile) = bearer
+        .with_live_session(ctx, async {
+            let (items, profile) = tokio::join!(items, profile);
+            Ok((items?, profile?))
+        })
+        .await?;
+    let profile = profile
+        .ok_or_else(shared::accounts::principal::unauthorized)?
+        .to_entity()?;
+    Ok((items, profile))
+}
+
+/// Today in the time zone of `user`'s profile (UTC when unset or unknown).
+pub fn today_of(ctx: &AppContext, user: &shared::accounts::User) -> jiff::civil::Date {
+    let zone = tracker::dates::parse_time_zone("timezone", &user.timezone)
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    tracker::dates::today_in(&zone, ctx.clock.now())
+}
+
 /// Every item a query finds, alongside the session check.
 pub async fn read_items(
     ctx: &AppContext,
     bearer: &Bearer,
     query: Query,
 ) -> Result<Vec<Item>, ApiError> {
-    let items = tracker::query_all(&ctx.store, query.limit(shared::store::MAX_PAGE_SIZE));
+    let items = ctx
+        .store
+        .query_all(query.limit(shared::store::MAX_PAGE_SIZE));
     bearer
         .with_live_session(ctx, async { Ok(items.await?) })
         .await
 }
 
-/// Stores a new item (a fresh id) with `checks` (items that must exist) in one transaction.
-/// A failed check answers 422 on `check_fields[i]`.
+/// Stores a new item (a fresh id) with `checks` (items that must exist, each with the field that
+/// named it) in one transaction. A failed check answers 422 on its field.
 pub async fn create_item(
     ctx: &AppContext,
     bearer: &Bearer,
     item: Item,
     checks: Vec<(Key, String)>,
 ) -> Result<(), ApiError> {
-    let (keys, fields): (Vec<Key>, Vec<String>) = checks.into_iter().unzip();
-    let mut writes = vec![tracker::create(item)];
-    writes.extend(keys.into_iter().map(tracker::must_exist));
-    commit(ctx, bearer, writes, |index| {
-        match index.checked_sub(1).and_then(|i| fields.get(i)) {
-            Some(field) => missing_reference(field),
-            // A fresh random id taken already: astronomically unlikely; the client may retry.
-            None => ApiError::http(
-                http::StatusCode::CONFLICT,
-                "the new item's id is taken; retry",
-            ),
-        }
-    })
-    .await
+    // A fresh random id taken already: astronomically unlikely; the client may retry.
+    let taken = || {
+        ApiError::http(
+            http::StatusCode::CONFLICT,
+            "the new item's id is taken; retry",
+        )
+    };
+    write_checked(ctx, bearer, tracker::create(item), checks, taken).await
 }
 
 /// Replaces an item that must exist (404 otherwise), with the same kind of checks.
@@ -173,13 +197,25 @@ pub async fn replace_item(
     item: Item,
     checks: Vec<(Key, String)>,
 ) -> Result<(), ApiError> {
+    write_checked(ctx, bearer, tracker::replace(item), checks, not_found).await
+}
+
+/// `write` and its reference checks in one transaction; `refused` answers when the write's own
+/// condition fails.
+async fn write_checked(
+    ctx: &AppContext,
+    bearer: &Bearer,
+    write: Write,
+    checks: Vec<(Key, String)>,
+    refused: impl Fn() -> ApiError,
+) -> Result<(), ApiError> {
     let (keys, fields): (Vec<Key>, Vec<String>) = checks.into_iter().unzip();
-    let mut writes = vec![tracker::replace(item)];
+    let mut writes = vec![write];
     writes.extend(keys.into_iter().map(tracker::must_exist));
     commit(ctx, bearer, writes, |index| {
         match index.checked_sub(1).and_then(|i| fields.get(i)) {
             Some(field) => missing_reference(field),
-            None => not_found(),
+            None => refused(),
         }
     })
     .await

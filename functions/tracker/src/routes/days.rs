@@ -7,7 +7,7 @@ use axum::extract::State;
 use jiff::civil::Date;
 use serde::Deserialize;
 use shared::AppContext;
-use shared::accounts::{Bearer, User, users};
+use shared::accounts::Bearer;
 use shared::http::{ApiError, ApiPath, ApiQuery};
 use shared::store::{Item, Query, StoreError};
 use shared::tracker::days::{self as views, Adherence, DayView, FeelVsYesterday};
@@ -54,8 +54,8 @@ pub async fn day(
 ) -> Result<Json<DayView>, ApiError> {
     let day = dates::parse_date("path.date", &date).map_err(|e| ApiError::validation(vec![e]))?;
     let user = bearer.user_id();
-    let entries = tracker::query_all(&ctx.store, days_query(user, day, day));
-    let medications = tracker::query_all(&ctx.store, medications_query(user));
+    let entries = ctx.store.query_all(days_query(user, day, day));
+    let medications = ctx.store.query_all(medications_query(user));
     let (entries, medications) = bearer
         .with_live_session(&ctx, async {
             let (e, m) = tokio::join!(entries, medications);
@@ -103,10 +103,9 @@ pub async fn feel_vs_yesterday(
         Some(raw) => {
             let today =
                 dates::parse_date("query.date", &raw).map_err(|e| ApiError::validation(vec![e]))?;
-            let items = tracker::query_all(
-                &ctx.store,
-                days_query(user, dates::day_before(today), today),
-            );
+            let items = ctx
+                .store
+                .query_all(days_query(user, dates::day_before(today), today));
             (
                 today,
                 bearer
@@ -119,24 +118,9 @@ pub async fn feel_vs_yesterday(
             // that window and the profile together rather than one after the other.
             let utc_today = ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
             let from = dates::day_before(dates::day_before(utc_today));
-            let items = tracker::query_all(
-                &ctx.store,
-                days_query(user, from, dates::day_after(utc_today)),
-            );
-            let profile_key = users::profile_key(user);
-            let profile = ctx.store.get(&profile_key);
-            let (items, profile) = bearer
-                .with_live_session(&ctx, async {
-                    let (items, profile) = tokio::join!(items, profile);
-                    Ok((items?, profile?))
-                })
-                .await?;
-            let profile: User = profile
-                .ok_or_else(shared::accounts::principal::unauthorized)?
-                .to_entity()?;
-            let zone = dates::parse_time_zone("timezone", &profile.timezone)
-                .unwrap_or(jiff::tz::TimeZone::UTC);
-            (dates::today_in(&zone, ctx.clock.now()), items)
+            let window = days_query(user, from, dates::day_after(utc_today));
+            let (items, profile) = super::common::read_with_profile(&ctx, &bearer, window).await?;
+            (super::common::today_of(&ctx, &profile), items)
         }
     };
     let yesterday = dates::day_before(today);
@@ -177,13 +161,12 @@ pub async fn adherence(
 ) -> Result<Json<Adherence>, ApiError> {
     let (from, to) = dates::parse_range(&params.from, &params.to).map_err(ApiError::validation)?;
     let user = bearer.user_id();
-    let doses = tracker::query_all(
-        &ctx.store,
+    let doses = ctx.store.query_all(
         Query::gsi1(tracker::kind_index(user, Kind::Dose))
             .between(from.to_string(), format!("{to}#~"))
             .limit(shared::store::MAX_PAGE_SIZE),
     );
-    let medications = tracker::query_all(&ctx.store, medications_query(user));
+    let medications = ctx.store.query_all(medications_query(user));
     let (doses, medications) = bearer
         .with_live_session(&ctx, async {
             let (d, m) = tokio::join!(doses, medications);

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::AppContext;
-use shared::accounts::{Bearer, User, users};
+use shared::accounts::Bearer;
 use shared::http::{ApiError, ApiQuery, ClientOrigin};
 use shared::store::Query;
 use shared::tracker::{self, export::Export};
@@ -48,21 +48,8 @@ pub async fn export(
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let user = bearer.user_id();
-    let items = tracker::query_all(
-        &ctx.store,
-        Query::table(tracker::partition(user)).limit(shared::store::MAX_PAGE_SIZE),
-    );
-    let profile_key = users::profile_key(user);
-    let profile = ctx.store.get(&profile_key);
-    let (items, profile) = bearer
-        .with_live_session(&ctx, async {
-            let (items, profile) = tokio::join!(items, profile);
-            Ok((items?, profile?))
-        })
-        .await?;
-    let holder: User = profile
-        .ok_or_else(shared::accounts::principal::unauthorized)?
-        .to_entity()?;
+    let everything = Query::table(tracker::partition(user)).limit(shared::store::MAX_PAGE_SIZE);
+    let (items, holder) = super::common::read_with_profile(&ctx, &bearer, everything).await?;
     let export = Export::from_items(&holder, &items, ctx.clock.now().to_string())?;
     let (event, response) = match params.format {
         Format::Json => ("tracker.export.json", Json(export).into_response()),

@@ -7,7 +7,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Serialize;
 use shared::AppContext;
-use shared::accounts::{Bearer, User, users};
+use shared::accounts::Bearer;
 use shared::http::{ApiError, ApiJson, ApiPath, ClientOrigin};
 use shared::store::{Item, Key, Query};
 use shared::tracker::{
@@ -439,26 +439,11 @@ pub async fn passport(
     bearer: Bearer,
 ) -> Result<Json<Passport>, ApiError> {
     let user = bearer.user_id();
-    let items = tracker::query_all(
-        &ctx.store,
-        Query::table(tracker::partition(user))
-            .prefix(PASSPORT_PREFIX)
-            .limit(shared::store::MAX_PAGE_SIZE),
-    );
-    let profile_key = users::profile_key(user);
-    let profile = ctx.store.get(&profile_key);
-    let (items, profile) = bearer
-        .with_live_session(&ctx, async {
-            let (items, profile) = tokio::join!(items, profile);
-            Ok((items?, profile?))
-        })
-        .await?;
-    let holder: User = profile
-        .ok_or_else(shared::accounts::principal::unauthorized)?
-        .to_entity()?;
-    let zone = tracker::dates::parse_time_zone("timezone", &holder.timezone)
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    let today = tracker::dates::today_in(&zone, ctx.clock.now());
+    let all_of_it = Query::table(tracker::partition(user))
+        .prefix(PASSPORT_PREFIX)
+        .limit(shared::store::MAX_PAGE_SIZE);
+    let (items, holder) = common::read_with_profile(&ctx, &bearer, all_of_it).await?;
+    let today = common::today_of(&ctx, &holder);
     let doctors: Vec<Doctor> = tracker::under(&items, DOCTOR_PREFIX)?;
     let mut conditions: Vec<MedicalCondition> = tracker::under(&items, CONDITION_PREFIX)?;
     conditions.retain(|c| c.status == ConditionStatus::Active);
