@@ -12,12 +12,18 @@ help: ## List the targets
 run: ## Run the whole API on http://127.0.0.1:9000 (embedded store; STORE=dynamodb for DynamoDB Local)
 	scripts/run-local.sh
 
-test: deps ## Everything CI runs: format, lints, unit + conformance + API tests, smoke test
+# The verification suites add their figures here; `make test` prints their sum at the end.
+FIGURES := $(CURDIR)/target/verification-figures.jsonl
+
+test: export VERIFICATION_FIGURES := $(FIGURES)
+test: deps ## Everything CI runs: format, lints, all tests on both stores, fuzzing, smoke test
+	rm -f $(FIGURES)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --no-fail-fast
 	tests/smoke.sh
 	$(MAKE) --no-print-directory infra-lint
+	scripts/verification-figures.py $(FIGURES)
 
 deps: ## Install test tools into .tools/ when missing (cargo-lambda, Java 17, DynamoDB Local, moto)
 	scripts/install-tools.sh test
@@ -34,8 +40,8 @@ unit: deps ## Only the cargo tests (both store backends included)
 smoke: deps ## Only the smoke test through cargo lambda watch
 	tests/smoke.sh
 
-security: deps ## Only the attack suite (forged and misused tokens on every bearer endpoint)
-	cargo test -p api-tests --test security -- --nocapture
+security: deps ## Only the security checks: promises, token attacks, bad input (API_BASE_URL=... for a running API)
+	cargo test -p api-tests --test promises --test security -- --nocapture
 
 infra-lint: ## Check the SAM template offline: cfn-lint, then sam validate --lint
 	scripts/install-tools.sh infra

@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod client;
+pub mod figures;
 pub mod oauth;
+pub mod server;
+pub mod target;
 pub mod tracker;
 
 use std::collections::BTreeMap;
@@ -77,14 +80,28 @@ impl Gateway {
         self.matcher.at(path).ok().map(|m| m.value.as_str())
     }
 
-    pub async fn send(&self, request: http::Request<axum::body::Body>) -> TestResponse {
+    /// The router of the function a path is routed to (the catch-all routes every path).
+    fn router_for(&self, path: &str) -> &Router {
         let function = self
-            .function_for(request.uri().path())
-            .unwrap_or_else(|| panic!("no route for {}", request.uri().path()));
-        let router = self
-            .functions
+            .function_for(path)
+            .unwrap_or_else(|| panic!("no route for {path}"));
+        self.functions
             .get(function)
-            .unwrap_or_else(|| panic!("routing table names unknown function {function}"));
-        send(router, request).await
+            .unwrap_or_else(|| panic!("routing table names unknown function {function}"))
+    }
+
+    /// The function's answer, its body read whole.
+    pub async fn send(&self, request: http::Request<axum::body::Body>) -> TestResponse {
+        send(self.router_for(request.uri().path()), request).await
+    }
+
+    /// The function's answer as it streams (what the HTTP server returns).
+    pub async fn call(&self, request: http::Request<axum::body::Body>) -> axum::response::Response {
+        use tower::ServiceExt;
+        let router = self.router_for(request.uri().path()).clone();
+        match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        }
     }
 }

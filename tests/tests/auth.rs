@@ -158,6 +158,7 @@ async fn exactly_one_of_20_parallel_signups_of_one_email_wins(t: TestStore) {
         "{statuses:?}"
     );
     assert_eq!(login(&api, "race@example.com", PASSWORD).await.status, 200);
+    api_tests::figures::race(20);
 }
 
 async fn login_answers_the_same_for_unknown_email_and_wrong_password(t: TestStore) {
@@ -268,6 +269,7 @@ async fn exactly_one_of_50_parallel_refreshes_wins(t: TestStore) {
     assert_eq!(winners.len(), 1);
     // The winner's new pair works.
     assert_eq!(me(&api, &winners[0].0).await.status, 200);
+    api_tests::figures::race(50);
 }
 
 async fn logout_ends_the_session_and_its_access_token(t: TestStore) {
@@ -428,6 +430,7 @@ async fn exactly_the_limit_of_20_parallel_logins_pass(t: TestStore) {
         }
     }
     assert_eq!(passed, 3);
+    api_tests::figures::race(20);
 }
 
 async fn repeated_failures_lock_an_email_with_or_without_an_account(t: TestStore) {
@@ -976,6 +979,7 @@ async fn exactly_one_of_20_parallel_reset_confirmations_wins(t: TestStore) {
         19,
         "{statuses:?}"
     );
+    api_tests::figures::race(20);
 }
 
 fn cookie_request(method: &str, uri: &str, cookie: &str) -> http::Request<axum::body::Body> {

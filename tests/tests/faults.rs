@@ -28,6 +28,12 @@ shared::on_both_backends!(
 
 static FAULTS: AtomicUsize = AtomicUsize::new(0);
 
+/// Counts one injected fault (printed per test, summed by `make test`).
+fn injected() {
+    FAULTS.fetch_add(1, Ordering::SeqCst);
+    api_tests::figures::record("store faults injected", 1);
+}
+
 struct Rig {
     api: Gateway,
     ctx: shared::AppContext,
@@ -88,7 +94,7 @@ async fn signup_is_whole_or_absent(t: TestStore) {
             let email = format!("signup-{n}-{fault:?}@example.com").to_lowercase();
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = signup(&rig.api, &email).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("signup, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             let login = login(&rig.api, &email, PASSWORD).await;
@@ -113,7 +119,7 @@ async fn login_opens_a_whole_session_or_none(t: TestStore) {
             let before = sessions(&rig, &access).await;
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = login(&rig.api, "login@example.com", PASSWORD).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("login, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             let after = sessions(&rig, &access).await;
@@ -149,7 +155,7 @@ async fn refresh_rotates_once_or_not_at_all(t: TestStore) {
             let (_, token) = tokens(&login(&rig.api, "refresh@example.com", PASSWORD).await);
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = refresh(&rig.api, &token).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("refresh, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             if failed {
@@ -195,7 +201,7 @@ async fn mfa_is_on_with_its_codes_or_off(t: TestStore) {
         }
         rig.faulty.set_plan(Plan::Nth(n, fault));
         let response = rig.api.send(enable()).await;
-        FAULTS.fetch_add(1, Ordering::SeqCst);
+        injected();
         let failed = clean_failure(&response, &format!("mfa enable, call {n}"));
         rig.faulty.set_plan(Plan::Healthy);
         let status = rig
@@ -284,7 +290,7 @@ async fn a_second_step_completes_once_or_not_at_all(t: TestStore) {
             let token = pending().await;
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = rig.api.send(verify(&token)).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("mfa verify, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             if failed {
@@ -321,7 +327,7 @@ async fn a_reset_changes_the_password_once_or_not_at_all(t: TestStore) {
             let new = format!("passphrase number {n} {i}");
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = confirm_reset(&rig.api, &token, &new).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("reset confirm, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             if failed {
@@ -360,7 +366,7 @@ async fn a_provider_sign_in_creates_a_whole_account_or_nothing(t: TestStore) {
             let answer = provider_answer(&rig.api, &person).await;
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = callback(&rig.api, &answer).await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             let failed = clean_failure(&response, &format!("oauth callback, call {n}"));
             rig.faulty.set_plan(Plan::Healthy);
             // The same answer again: refused once the state is spent; after a failure before
@@ -440,7 +446,7 @@ async fn a_tracker_write_lands_once_or_not_at_all(t: TestStore) {
         for fault in FAULT_KINDS {
             rig.faulty.set_plan(Plan::Nth(n, fault));
             let response = log().await;
-            FAULTS.fetch_add(1, Ordering::SeqCst);
+            injected();
             if !clean_failure(&response, &format!("dose log, call {n}")) {
                 acknowledged += 1;
             }
@@ -500,7 +506,7 @@ async fn an_interrupted_erasure_finishes_on_retry(t: TestStore) {
         fill().await;
         rig.faulty.set_plan(Plan::Nth(n, Fault::Unavailable));
         let response = erase().await;
-        FAULTS.fetch_add(1, Ordering::SeqCst);
+        injected();
         let failed = clean_failure(&response, &format!("erasure, call {n}"));
         rig.faulty.set_plan(Plan::Healthy);
         if failed {

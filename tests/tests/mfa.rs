@@ -433,6 +433,7 @@ async fn parallel_guesses_never_exceed_five_per_mfa_token(t: TestStore) {
         }
     }
     assert_eq!(checked, 5, "exactly five guesses were checked");
+    api_tests::figures::race(20);
 }
 
 async fn wrong_codes_feed_the_sign_in_lockout(t: TestStore) {
@@ -707,6 +708,7 @@ async fn parallel_guesses_never_overshoot_the_lockout(t: TestStore) {
     // faster one just placed gives its failure back and refuses too — stricter, never looser.)
     assert!((1..=3).contains(&checked), "{statuses:?}");
     assert_eq!(checked + refused, 10, "{statuses:?}");
+    api_tests::figures::race(10);
 }
 
 async fn a_pending_sign_in_dies_when_mfa_is_turned_off_and_on(t: TestStore) {
@@ -791,6 +793,7 @@ async fn exactly_one_of_20_parallel_sign_ins_with_one_totp_code_wins(t: TestStor
         statuses.iter().all(|s| *s == 200 || *s == 401),
         "{statuses:?}"
     );
+    api_tests::figures::race(20);
 }
 
 async fn exactly_one_of_20_parallel_uses_of_one_backup_code_wins(t: TestStore) {
@@ -809,6 +812,7 @@ async fn exactly_one_of_20_parallel_uses_of_one_backup_code_wins(t: TestStore) {
     let (access, _) =
         tokens_of(&verify(&api, &token, "backup_code", &enrolled.backup_codes[1]).await);
     assert_eq!(status(&api, &access).await["backup_codes_remaining"], 8);
+    api_tests::figures::race(20);
 }
 
 fn tokens_of(response: &TestResponse) -> (String, String) {
@@ -840,6 +844,7 @@ async fn exactly_one_of_20_parallel_regenerations_with_one_code_wins(t: TestStor
         status(&api, &enrolled.access).await["backup_codes_remaining"],
         10
     );
+    api_tests::figures::race(20);
 }
 
 async fn no_secret_or_code_reaches_a_log_line(t: TestStore) {

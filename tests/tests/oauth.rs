@@ -527,6 +527,7 @@ async fn exactly_one_of_20_parallel_callbacks_with_one_state_wins(store: TestSto
         19,
         "{statuses:?}"
     );
+    api_tests::figures::race(20);
 }
 
 async fn exactly_one_of_20_parallel_links_with_one_token_wins(store: TestStore) {
@@ -550,6 +551,7 @@ async fn exactly_one_of_20_parallel_links_with_one_token_wins(store: TestStore) 
         statuses.iter().all(|s| [200, 401, 409, 429].contains(s)),
         "{statuses:?}"
     );
+    api_tests::figures::race(20);
 }
 
 async fn wrong_link_passwords_feed_the_lockout(store: TestStore) {

@@ -306,6 +306,10 @@ async fn every_forged_or_misused_token_is_refused_everywhere(t: TestStore) {
         .send(with_bearer(request("GET", "/v1/auth/sessions"), &valid))
         .await;
     assert_eq!(sessions.status, 200);
+    api_tests::figures::record(
+        "forged or misused tokens sent, each refused with 401",
+        (attacks.len() * operations.len()) as u64,
+    );
     println!(
         "security: {} token attacks on {} bearer operations, all refused with 401 ({} attacks tried so far)",
         attacks.len(),
@@ -497,6 +501,10 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(t: TestStore) {
     // Nothing of the accounts changed: the admin still signs in and is who they were.
     let (again, _) = tokens(&login(&api, "admin@example.com", "Admin123!").await);
     assert_eq!(me(&api, &again).await.json()["roles"], json!(["ADMIN"]));
+    api_tests::figures::record(
+        "malformed requests sent, each a 4xx that changed nothing",
+        cases as u64,
+    );
     println!(
         "security: {cases} malformed requests on {} operations, none answered 5xx or changed data",
         operations.len()

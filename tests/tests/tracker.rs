@@ -897,6 +897,7 @@ async fn parallel_writes_neither_lose_nor_duplicate_entries(t: TestStore) {
     let feelings = array(&ada.read("feelings?from=2099-03-10&to=2099-03-10").await);
     assert_eq!(feelings.len(), 1, "one score a day: {feelings:?}");
     assert!((1..=10).contains(&feelings[0]["score"].as_i64().unwrap()));
+    api_tests::figures::race(30);
 }
 
 // ---------------------------------------------------------------------------------------------

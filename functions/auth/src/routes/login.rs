@@ -73,7 +73,9 @@ pub async fn login(
         .into_iter()
         .find(|d| *d != Decision::Allowed);
     if let Some(retry_after) = lock.and_then(Decision::retry_after) {
-        // The same answer whether or not the email has an account.
+        // The same answer whether or not the email has an account; the attempt is still a
+        // security event, since guessing on during a lock is what stuffing looks like.
+        shared::audit::security(&ctx, "auth.login.locked", None, &origin);
         attempt(&ctx, "locked");
         return Err(ApiError::locked(retry_after));
     }

@@ -26,7 +26,7 @@ pub struct LogoutRequest {
     post,
     path = "/logout",
     tag = "auth",
-    request_body = LogoutRequest,
+    request_body = Option<LogoutRequest>,
     responses((status = 204, description = "The session is ended"))
 )]
 pub async fn logout(

@@ -23,7 +23,7 @@ pub struct RefreshRequest {
     post,
     path = "/refresh",
     tag = "auth",
-    request_body = RefreshRequest,
+    request_body = Option<RefreshRequest>,
     responses(
         (status = 200, description = "A new token pair", body = SignedIn),
         (status = 401, description = "`UNAUTHORIZED`: unknown, expired or already used token", body = shared::http::ErrorBody),

@@ -37,7 +37,10 @@ pub struct ExportParams {
     get, path = "/export", tag = "tracker", security(("bearer" = [])),
     params(ExportParams),
     responses(
-        (status = 200, description = "The export: our JSON shape, or a FHIR R4 Bundle with format=fhir", body = Export),
+        (status = 200, description = "The export: our JSON shape, or a FHIR R4 Bundle with format=fhir", content(
+            (Export = "application/json"),
+            (serde_json::Value = "application/fhir+json"),
+        )),
         (status = 422, description = "Unknown format", body = shared::http::ErrorBody),
     )
 )]

@@ -1,0 +1,11 @@
+//! The baseline of the cold-start benchmark: a `lambda_http` function that does nothing.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::run(lambda_http::service_fn(
+        |_request: lambda_http::Request| async {
+            Ok::<_, lambda_http::Error>(lambda_http::Response::new(lambda_http::Body::Empty))
+        },
+    ))
+    .await
+}

@@ -1,0 +1,520 @@
+//! `bench-lambda`: cold start, peak memory and size of every function's release binary, against
+//! an empty `lambda_http` function (`empty-lambda`) built in the same run. Prints one table.
+//! `scripts/bench-lambda.sh` builds the binaries and zips, then runs this.
+//!
+//! - Cold start: every binary is started `--runs` times against a local Runtime API
+//!   ([`runtime_api`]), round-robin across binaries so that drifting load on the machine hits all
+//!   alike, after one discarded warm-up start each (it creates the dev secrets and the store and
+//!   pulls the binary into the page cache). *Init* is spawn → first `GET /invocation/next`
+//!   (Lambda's Init Duration); *first response* is spawn → the `POST /invocation/{id}/response`
+//!   answering a cheap request from `events/`.
+//! - Memory: one more process per function serves `--invocations` requests of its mix
+//!   ([`workload`]), one at a time as in a Lambda sandbox; its peak is `VmHWM`.
+//! - Size: the stripped release binary and its `bootstrap.zip`.
+
+mod events;
+mod process;
+mod runtime_api;
+mod stats;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+
+use events::{Reply, Request};
+use process::{FunctionProcess, Launch};
+use runtime_api::{Invocation, Report, RuntimeApi};
+use stats::{Summary, summarize};
+use workload::Workload;
+
+const USAGE: &str = "usage: bench-lambda --bin-dir DIR --events-dir DIR --work-dir DIR \
+                     [--zip-dir DIR] [--runs N] [--invocations N]";
+
+/// How long a function may stay silent (starting, or answering one request) before the run fails.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Targets of the issue "Performance benchmarks".
+const MAX_COLD_START_RATIO: f64 = 1.5;
+const LAMBDA_MEMORY_MIB: f64 = 128.0;
+const MAX_ZIP_MIB: f64 = 8.0;
+
+struct Args {
+    /// The release binaries (`target/x86_64-unknown-linux-gnu/release`).
+    bin_dir: PathBuf,
+    /// `cargo lambda build --output-format zip`'s `--lambda-dir`: `<dir>/<binary>/bootstrap.zip`.
+    zip_dir: Option<PathBuf>,
+    events_dir: PathBuf,
+    /// A fresh folder for this run is made in it: the functions' data and their logs.
+    work_dir: PathBuf,
+    runs: usize,
+    invocations: u32,
+}
+
+impl Args {
+    fn parse() -> anyhow::Result<Self> {
+        let mut bin_dir = None;
+        let mut zip_dir = None;
+        let mut events_dir = None;
+        let mut work_dir = None;
+        let mut runs = 20;
+        let mut invocations = 3000;
+        let mut words = std::env::args().skip(1);
+        while let Some(flag) = words.next() {
+            let value = words
+                .next()
+                .ok_or_else(|| anyhow!("{flag} needs a value\n{USAGE}"))?;
+            match flag.as_str() {
+                "--bin-dir" => bin_dir = Some(PathBuf::from(value)),
+                "--zip-dir" => zip_dir = Some(PathBuf::from(value)),
+                "--events-dir" => events_dir = Some(PathBuf::from(value)),
+                "--work-dir" => work_dir = Some(PathBuf::from(value)),
+                "--runs" => runs = value.parse().context("--runs")?,
+                "--invocations" => invocations = value.parse().context("--invocations")?,
+                _ => bail!("unknown option {flag}\n{USAGE}"),
+            }
+        }
+        let required = |value: Option<PathBuf>, flag: &str| {
+            value.ok_or_else(|| anyhow!("{flag} is required\n{USAGE}"))
+        };
+        if runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        Ok(Self {
+            bin_dir: required(bin_dir, "--bin-dir")?,
+            zip_dir,
+            events_dir: required(events_dir, "--events-dir")?,
+            work_dir: required(work_dir, "--work-dir")?,
+            runs,
+            invocations,
+        })
+    }
+}
+
+/// One row of the table: a binary, started with some settings.
+struct Subject {
+    label: &'static str,
+    /// The binary, and the function name it runs as.
+    binary: &'static str,
+    /// The sample event (in `events/`) of its first request.
+    first_event: &'static str,
+    extra_env: Vec<(String, String)>,
+    /// Whether it also gets a memory run and sizes (variants of a function do not).
+    measure_load: bool,
+}
+
+impl Subject {
+    fn new(label: &'static str, binary: &'static str, first_event: &'static str) -> Self {
+        Self {
+            label,
+            binary,
+            first_event,
+            extra_env: Vec::new(),
+            measure_load: true,
+        }
+    }
+}
+
+const EMPTY: &str = "empty-lambda";
+
+/// The baseline first, then every function; then auth as `make run` starts it, seeding the demo
+/// accounts (deployed environments never seed), to show what that costs.
+fn subjects() -> Vec<Subject> {
+    vec![
+        Subject::new(EMPTY, EMPTY, "health-liveness.json"),
+        Subject::new("health", "health", "health-liveness.json"),
+        Subject::new("auth", "auth", "auth-me-unauthorized.json"),
+        Subject::new("mfa", "mfa", "mfa-status-unauthorized.json"),
+        Subject::new("oauth", "oauth", "oauth-identities-unauthorized.json"),
+        Subject::new("tracker", "tracker", "tracker-catalog-unauthorized.json"),
+        Subject {
+            extra_env: vec![("SEED_DEMO_ACCOUNTS".to_owned(), "true".to_owned())],
+            measure_load: false,
+            ..Subject::new("auth +seed", "auth", "auth-me-unauthorized.json")
+        },
+    ]
+}
+
+/// One cold start: times from spawning the process.
+struct ColdStart {
+    init: Duration,
+    first_response: Duration,
+    status: u16,
+}
+
+/// One memory run.
+struct LoadRun {
+    peak_rss_kib: u64,
+    /// Answers by kind of request and status.
+    tally: BTreeMap<(&'static str, u16), u32>,
+    elapsed: Duration,
+}
+
+struct Bench {
+    args: Args,
+    data_dir: PathBuf,
+    log_dir: PathBuf,
+    /// Numbers every request, across functions (request ids and source IPs).
+    sequence: u32,
+}
+
+impl Bench {
+    fn new(args: Args) -> anyhow::Result<Self> {
+        let run_dir = args.work_dir.join(
+            chrono::Utc::now()
+                .format("run-%Y%m%dT%H%M%S%.3f")
+                .to_string(),
+        );
+        let data_dir = run_dir.join("data");
+        let log_dir = run_dir.join("logs");
+        for dir in [&data_dir, &log_dir] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(Self {
+            args,
+            data_dir,
+            log_dir,
+            sequence: 0,
+        })
+    }
+
+    fn binary(&self, subject: &Subject) -> PathBuf {
+        self.args.bin_dir.join(subject.binary)
+    }
+
+    fn start(&self, subject: &Subject, api: &RuntimeApi) -> anyhow::Result<FunctionProcess> {
+        let log = self
+            .log_dir
+            .join(format!("{}.log", subject.label.replace(' ', "")));
+        FunctionProcess::start(&Launch {
+            binary: &self.binary(subject),
+            function_name: subject.binary,
+            runtime_api: api.addr,
+            data_dir: &self.data_dir,
+            extra_env: &subject.extra_env,
+            log: &log,
+        })
+    }
+
+    async fn cold_start(&mut self, subject: &Subject) -> anyhow::Result<ColdStart> {
+        let event_path = self.args.events_dir.join(subject.first_event);
+        let event = std::fs::read(&event_path)
+            .with_context(|| format!("cannot read {}", event_path.display()))?;
+        let mut api = RuntimeApi::start(subject.binary).await?;
+        // Queued before the start, so the first ask for work is answered at once.
+        let id = self.next_id();
+        api.queue(Invocation {
+            id: id.clone(),
+            event,
+        })
+        .await?;
+        let mut process = self.start(subject, &api)?;
+        let polled = loop {
+            if let Report::Polled { at } = next_report(&mut api, &mut process).await? {
+                break at;
+            }
+        };
+        let (responded, body) = await_response(&mut api, &mut process, &id).await?;
+        let reply = Reply::from_gateway_response(&body)?;
+        Ok(ColdStart {
+            init: polled - process.started,
+            first_response: responded - process.started,
+            status: reply.status,
+        })
+    }
+
+    /// Serves `workload` to one process of `subject`; its peak memory at the end.
+    async fn memory_run(
+        &mut self,
+        subject: &Subject,
+        workload: &mut dyn Workload,
+    ) -> anyhow::Result<LoadRun> {
+        let mut api = RuntimeApi::start(subject.binary).await?;
+        let mut process = self.start(subject, &api)?;
+        let began = Instant::now();
+        let mut tally = BTreeMap::new();
+        for n in 0..self.args.invocations {
+            let request = workload.request(n);
+            let reply = self.invoke(&mut api, &mut process, &request).await?;
+            workload.observe(&request, &reply);
+            *tally.entry((request.kind, reply.status)).or_insert(0) += 1;
+        }
+        Ok(LoadRun {
+            peak_rss_kib: process.peak_rss_kib()?,
+            tally,
+            elapsed: began.elapsed(),
+        })
+    }
+
+    /// Signs up the user the other functions' mixes act as (with the auth function); its token.
+    async fn sign_up_bench_user(&mut self, auth: &Subject) -> anyhow::Result<String> {
+        let mut api = RuntimeApi::start(auth.binary).await?;
+        let mut process = self.start(auth, &api)?;
+        let reply = self
+            .invoke(&mut api, &mut process, &workload::bench_user_signup())
+            .await?;
+        match reply.text("access_token") {
+            Some(token) if reply.status == 201 => Ok(token),
+            _ => bail!(
+                "signing up the bench user answered {}: {}",
+                reply.status,
+                reply.body
+            ),
+        }
+    }
+
+    async fn invoke(
+        &mut self,
+        api: &mut RuntimeApi,
+        process: &mut FunctionProcess,
+        request: &Request,
+    ) -> anyhow::Result<Reply> {
+        let id = self.next_id();
+        api.queue(Invocation {
+            id: id.clone(),
+            event: request.to_event(self.sequence),
+        })
+        .await?;
+        let (_, body) = await_response(api, process, &id).await?;
+        Reply::from_gateway_response(&body)
+    }
+
+    fn next_id(&mut self) -> String {
+        self.sequence += 1;
+        format!("bench-{}", self.sequence)
+    }
+}
+
+/// The next thing the function does; an error when it fails, exits or stays silent too long.
+async fn next_report(
+    api: &mut RuntimeApi,
+    process: &mut FunctionProcess,
+) -> anyhow::Result<Report> {
+    let log = process.log.display().to_string();
+    let give_up = Instant::now() + SILENCE_LIMIT;
+    loop {
+        match api.next_report(Duration::from_millis(100)).await {
+            Some(Report::InitFailed { body }) => bail!(
+                "the function could not start: {} (log: {log})",
+                String::from_utf8_lossy(&body)
+            ),
+            Some(Report::Failed { id, body }) => bail!(
+                "invocation {id} failed: {} (log: {log})",
+                String::from_utf8_lossy(&body)
+            ),
+            Some(report) => return Ok(report),
+            None => {}
+        }
+        if let Some(status) = process.exited() {
+            bail!("the function exited ({status}) (log: {log})");
+        }
+        if Instant::now() > give_up {
+            bail!("the function did nothing for {SILENCE_LIMIT:?} (log: {log})");
+        }
+    }
+}
+
+/// Waits for the answer to invocation `id`: when it came, and the API Gateway response.
+async fn await_response(
+    api: &mut RuntimeApi,
+    process: &mut FunctionProcess,
+    id: &str,
+) -> anyhow::Result<(Instant, axum::body::Bytes)> {
+    loop {
+        if let Report::Responded {
+            id: answered,
+            at,
+            body,
+        } = next_report(api, process).await?
+            && answered == id
+        {
+            return Ok((at, body));
+        }
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn file_mib(path: &Path) -> Option<f64> {
+    std::fs::metadata(path).ok().map(|m| m.len() as f64 / MIB)
+}
+
+/// Everything measured on one subject.
+struct Row {
+    init: Summary,
+    first_response: Summary,
+    first_statuses: BTreeMap<u16, usize>,
+    load: Option<LoadRun>,
+    binary_mib: Option<f64>,
+    zip_mib: Option<f64>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse()?;
+    let subjects = subjects();
+    let mut bench = Bench::new(args)?;
+    for subject in &subjects {
+        let binary = bench.binary(subject);
+        if !binary.is_file() {
+            bail!("{} is missing: build it first", binary.display());
+        }
+    }
+
+    eprintln!("warm-up: one discarded start of each binary");
+    for subject in &subjects {
+        bench.cold_start(subject).await?;
+    }
+    let runs = bench.args.runs;
+    let mut cold_starts: Vec<Vec<ColdStart>> = subjects.iter().map(|_| Vec::new()).collect();
+    for run in 1..=runs {
+        eprint!("\rcold starts: run {run}/{runs}");
+        for (subject, samples) in subjects.iter().zip(&mut cold_starts) {
+            samples.push(bench.cold_start(subject).await?);
+        }
+    }
+    eprintln!();
+
+    let auth = subjects
+        .iter()
+        .find(|s| s.binary == "auth")
+        .ok_or_else(|| anyhow!("no auth subject"))?;
+    let bench_token = bench.sign_up_bench_user(auth).await?;
+    let mut loads = Vec::new();
+    for subject in &subjects {
+        if !subject.measure_load {
+            loads.push(None);
+            continue;
+        }
+        eprintln!(
+            "memory: {} serving {} requests",
+            subject.label, bench.args.invocations
+        );
+        let mut workload = workload::for_function(subject.binary, &bench_token);
+        loads.push(Some(bench.memory_run(subject, workload.as_mut()).await?));
+    }
+
+    let mut rows = Vec::new();
+    for ((subject, samples), load) in subjects.iter().zip(&cold_starts).zip(loads) {
+        let init: Vec<f64> = samples.iter().map(|s| millis(s.init)).collect();
+        let first: Vec<f64> = samples.iter().map(|s| millis(s.first_response)).collect();
+        let mut first_statuses = BTreeMap::new();
+        for sample in samples {
+            *first_statuses.entry(sample.status).or_insert(0) += 1;
+        }
+        let zip = |dir: &PathBuf| file_mib(&dir.join(subject.binary).join("bootstrap.zip"));
+        rows.push(Row {
+            init: summarize(&init).ok_or_else(|| anyhow!("no samples"))?,
+            first_response: summarize(&first).ok_or_else(|| anyhow!("no samples"))?,
+            first_statuses,
+            binary_mib: subject
+                .measure_load
+                .then(|| file_mib(&bench.binary(subject)))
+                .flatten(),
+            zip_mib: subject
+                .measure_load
+                .then(|| bench.args.zip_dir.as_ref().and_then(zip))
+                .flatten(),
+            load,
+        });
+    }
+    print_report(&bench, &subjects, &rows);
+    Ok(())
+}
+
+fn print_report(bench: &Bench, subjects: &[Subject], rows: &[Row]) {
+    let Some(empty) = rows.first() else { return };
+    let optional = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.2}"));
+    println!(
+        "\n| function | init median ms | init p90 ms | init ×empty | first response median ms \
+         | first response p90 ms | first response ×empty | peak RSS MB | binary MB | zip MB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut misses = Vec::new();
+    for (subject, row) in subjects.iter().zip(rows) {
+        let init_ratio = row.init.median / empty.init.median;
+        let first_ratio = row.first_response.median / empty.first_response.median;
+        let peak_mib = row.load.as_ref().map(|l| l.peak_rss_kib as f64 / 1024.0);
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            subject.label,
+            row.init.median,
+            row.init.p90,
+            init_ratio,
+            row.first_response.median,
+            row.first_response.p90,
+            first_ratio,
+            optional(peak_mib),
+            optional(row.binary_mib),
+            optional(row.zip_mib),
+        );
+        if subject.binary != EMPTY && init_ratio > MAX_COLD_START_RATIO {
+            misses.push(format!("{}: init {init_ratio:.2}× empty", subject.label));
+        }
+        if peak_mib.is_some_and(|p| p > LAMBDA_MEMORY_MIB) {
+            misses.push(format!(
+                "{}: peak RSS over {LAMBDA_MEMORY_MIB} MB",
+                subject.label
+            ));
+        }
+        if row.zip_mib.is_some_and(|z| z > MAX_ZIP_MIB) {
+            misses.push(format!("{}: zip over {MAX_ZIP_MIB} MB", subject.label));
+        }
+    }
+
+    let args = &bench.args;
+    println!(
+        "\nMB = MiB. Cold start: {} starts per binary (round-robin, after one discarded warm-up start \
+         each); init = spawn → first GET /invocation/next (Lambda's Init Duration); first response \
+         = spawn → POST /invocation/{{id}}/response. ENV=dev, STORE=embedded (SQLite), \
+         SEED_DEMO_ACCOUNTS unset (false) except on the row `auth +seed` (two Argon2id hashes per start).",
+        args.runs
+    );
+    println!(
+        "Peak RSS = VmHWM after {} requests of the function's mix, one at a time. Argon2id: \
+         m=19456 KiB (19 MiB per hash in flight), t=2, p=1 (the PASSWORD_HASH_* defaults).",
+        args.invocations
+    );
+    for (subject, row) in subjects.iter().zip(rows) {
+        let statuses: Vec<String> = row
+            .first_statuses
+            .iter()
+            .map(|(status, count)| format!("{status}×{count}"))
+            .collect();
+        println!(
+            "- {}: init min/max {:.2}/{:.2} ms, first response min/max {:.2}/{:.2} ms, first answer {}",
+            subject.label,
+            row.init.min,
+            row.init.max,
+            row.first_response.min,
+            row.first_response.max,
+            statuses.join(" ")
+        );
+        if let Some(load) = &row.load {
+            let tally: Vec<String> = load
+                .tally
+                .iter()
+                .map(|((kind, status), count)| format!("{kind} {status}×{count}"))
+                .collect();
+            println!(
+                "  mix ({:.1} s): {}",
+                load.elapsed.as_secs_f64(),
+                tally.join(", ")
+            );
+        }
+    }
+    if misses.is_empty() {
+        println!(
+            "\nEvery target met (init ≤ {MAX_COLD_START_RATIO}× empty, RSS ≤ {LAMBDA_MEMORY_MIB} MB, zip ≤ {MAX_ZIP_MIB} MB)."
+        );
+    } else {
+        println!("\nTargets missed: {}", misses.join("; "));
+    }
+    println!("Logs: {}", bench.log_dir.display());
+}

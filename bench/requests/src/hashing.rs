@@ -1,0 +1,47 @@
+//! Argon2id at the cost a deployed function uses: the defaults of `shared::config` (what a
+//! function gets with no `PASSWORD_HASH_*` variable set), not the cheap cost of the tests.
+//! Hashed and verified through `PasswordHasher`, on the blocking pool, exactly as login does.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use shared::auth::{Password, PasswordHasher, Verification};
+use shared::config::{EnvMap, PasswordSettings, Settings};
+
+/// The password cost of a function configured with nothing but its defaults.
+pub fn production_cost() -> Result<PasswordSettings> {
+    Ok(Settings::from_env(&EnvMap::default(), "bench")?.passwords)
+}
+
+/// Durations of hashing and of verifying one password.
+pub struct HashTimes {
+    pub cost: PasswordSettings,
+    pub hash: Vec<Duration>,
+    pub verify: Vec<Duration>,
+}
+
+/// Hashes and verifies `n` times each at `cost`, after one warm-up of each.
+pub async fn measure(cost: PasswordSettings, n: usize) -> Result<HashTimes> {
+    let hasher = PasswordHasher::new(&cost)?;
+    let password = Password::new(api_tests::client::PASSWORD);
+    let stored = hasher.hash(&password).await?;
+    hasher.verify(&password, Some(&stored)).await?;
+    let mut times = HashTimes {
+        cost,
+        hash: Vec::with_capacity(n),
+        verify: Vec::with_capacity(n),
+    };
+    for _ in 0..n {
+        let started = Instant::now();
+        hasher.hash(&password).await?;
+        times.hash.push(started.elapsed());
+        let started = Instant::now();
+        let verified = hasher.verify(&password, Some(&stored)).await?;
+        times.verify.push(started.elapsed());
+        ensure!(
+            matches!(verified, Verification::Match { .. }),
+            "the password did not verify"
+        );
+    }
+    Ok(times)
+}

@@ -1,0 +1,225 @@
+//! What a request costs us, printed as tables (a program, not a timed test):
+//!
+//! 1. every endpoint of the OpenAPI document, in process through the whole API (every function's
+//!    router), on the embedded store and on DynamoDB Local: median and p99 of wall time, the time
+//!    spent in the store, and our own CPU time per request;
+//! 2. the store round trips of one request of each (total and sequential, from the access log),
+//!    and the sequential ones against their targets;
+//! 3. Argon2id at the production cost, and login against it.
+//!
+//! Throughput over HTTP on loopback is `scripts/bench-load.sh`.
+//!
+//! Own CPU: everything runs on a current-thread runtime, so one thread runs every request, while
+//! SQLite and Argon2 run on the blocking pool. Own CPU = that thread's CPU time during the request
+//! minus its CPU time while a store call was in flight (see [`meter`]).
+//!
+//! Run it optimised: `cargo run --profile bench-fast -p bench-requests` (or `--release`).
+//! Settings (environment): `BENCH_ITERATIONS` (timed iterations of a light endpoint, default 300;
+//! endpoints that prepare state get a third, those that hash a password `BENCH_HASH_ITERATIONS`,
+//! default 30), `BENCH_BACKENDS` (`embedded,dynamodb`), `BENCH_ONLY` (only endpoints whose
+//! `METHOD /path` contains this).
+
+mod cases;
+mod fixture;
+mod hashing;
+mod meter;
+mod report;
+
+use anyhow::{Context as _, Result, bail, ensure};
+use shared::config::LogLevel;
+use shared::telemetry::Sink;
+use shared::testkit::{BackendKind, TestStore, request};
+
+use crate::cases::{CASES, Case, Weight};
+use crate::fixture::{Fixture, expect_status};
+use crate::meter::percentile;
+use crate::report::Measured;
+
+/// How much to run.
+struct Options {
+    light: usize,
+    hashing: usize,
+    backends: Vec<BackendKind>,
+    only: Option<String>,
+}
+
+impl Options {
+    fn from_env() -> Result<Self> {
+        let number = |name: &str, default: usize| -> Result<usize> {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.parse().with_context(|| format!("{name}: not a number")))
+                .transpose()
+                .map(|v| v.unwrap_or(default).max(1))
+        };
+        let backends = std::env::var("BENCH_BACKENDS")
+            .unwrap_or_else(|_| "embedded,dynamodb".to_owned())
+            .split(',')
+            .map(|name| match name.trim() {
+                "embedded" => Ok(BackendKind::Embedded),
+                "dynamodb" => Ok(BackendKind::DynamoDb),
+                other => bail!("BENCH_BACKENDS: unknown backend {other:?}"),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            light: number("BENCH_ITERATIONS", 300)?,
+            hashing: number("BENCH_HASH_ITERATIONS", 30)?,
+            backends,
+            only: std::env::var("BENCH_ONLY").ok().filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// Warm-up and timed iterations of a case.
+    fn iterations(&self, weight: Weight) -> (usize, usize) {
+        let timed = match weight {
+            Weight::Light => self.light,
+            Weight::Stateful => (self.light / 3).max(1),
+            Weight::Argon2 => self.hashing,
+        };
+        ((timed / 10).max(3), timed)
+    }
+
+    fn selects(&self, case: &Case) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| case.endpoint().contains(only.as_str()))
+    }
+}
+
+fn backend_name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Embedded => "embedded",
+        BackendKind::DynamoDb => "dynamodb",
+    }
+}
+
+fn main() -> Result<()> {
+    // One thread runs every request (see the module documentation).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<()> {
+    let options = Options::from_env()?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "WARNING: unoptimised build; the figures mean nothing. \
+             Run `cargo run --profile bench-fast -p bench-requests`."
+        );
+    }
+    // The access log lines that round trips are read from (`sequential_calls`).
+    shared::testkit::captured_logs();
+    // While timing, log lines are built as in production (INFO, JSON) and dropped.
+    let quiet = tracing::Dispatch::new(shared::telemetry::subscriber(
+        "bench",
+        LogLevel::Info,
+        Sink::Discard,
+    ));
+    let production = hashing::production_cost()?;
+    let mut measured = Vec::new();
+    for kind in &options.backends {
+        let backend = backend_name(*kind);
+        eprintln!("{backend}: preparing accounts and a month of tracker data");
+        let store = TestStore::new(*kind).await;
+        let mut fixture = Fixture::new(&store, production).await?;
+        if options.only.is_none() {
+            check_coverage(&fixture).await?;
+        }
+        for (index, case) in CASES.iter().enumerate() {
+            if !options.selects(case) {
+                continue;
+            }
+            eprintln!("{backend}: {} {}", case.endpoint(), case.note);
+            let figures = measure(&mut fixture, (index, case), backend, &options, &quiet)
+                .await
+                .with_context(|| format!("{backend}: {} {}", case.endpoint(), case.note))?;
+            measured.push(figures);
+        }
+    }
+    report::requests(&measured);
+    report::round_trip_targets(&measured);
+    eprintln!("hashing at the production cost");
+    let times = hashing::measure(production, options.hashing).await?;
+    let login = measured
+        .iter()
+        .find(|m| m.case.op == cases::Op::Login && m.backend == "embedded");
+    report::hashing(&times, login);
+    Ok(())
+}
+
+/// Fails when an operation of the served OpenAPI document has no case, or a case no operation.
+async fn check_coverage(fixture: &Fixture) -> Result<()> {
+    let doc = fixture.api.send(request("GET", "/v1/openapi.json")).await;
+    expect_status(&doc, 200, "GET /v1/openapi.json")?;
+    let doc: serde_json::Value = serde_json::from_slice(&doc.body)?;
+    let (missing, unknown) = cases::coverage_gaps(&doc);
+    ensure!(
+        missing.is_empty() && unknown.is_empty(),
+        "the cases do not match the OpenAPI document: no case for {missing:?}; \
+         not in the document: {unknown:?}"
+    );
+    Ok(())
+}
+
+/// Warm-up, one request whose round trips are read from its access log line, then the timed
+/// iterations. Every answer must have the case's status.
+async fn measure(
+    fixture: &mut Fixture,
+    (index, case): (usize, &Case),
+    backend: &'static str,
+    options: &Options,
+    quiet: &tracing::Dispatch,
+) -> Result<Measured> {
+    let (warm_up, n) = options.iterations(case.weight);
+    let endpoint = case.endpoint();
+    let mut i = 0;
+    {
+        let _quiet = tracing::dispatcher::set_default(quiet);
+        for _ in 0..warm_up {
+            let request = fixture.request(case.op, i).await?;
+            i += 1;
+            let (response, _) = fixture.timed(case.op, request).await;
+            expect_status(&response, case.status, &endpoint)?;
+        }
+    }
+
+    let request = fixture.request(case.op, i).await?;
+    i += 1;
+    // Unique in the access log, which both backends' runs share.
+    let request_id = format!("bench-{backend}-{index}-{i}");
+    let (status, calls, sequential) =
+        api_tests::client::sequential_calls(fixture.gateway(case.op), request, &request_id).await;
+    ensure!(
+        status == case.status,
+        "{endpoint}: expected {}, got {status}",
+        case.status
+    );
+
+    let _quiet = tracing::dispatcher::set_default(quiet);
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let request = fixture.request(case.op, i).await?;
+        i += 1;
+        let (response, sample) = fixture.timed(case.op, request).await;
+        expect_status(&response, case.status, &endpoint)?;
+        samples.push(sample);
+    }
+    let mut wall: Vec<_> = samples.iter().map(|s| s.wall).collect();
+    let mut store: Vec<_> = samples.iter().map(|s| s.store).collect();
+    let mut own: Vec<_> = samples.iter().map(|s| s.own_cpu).collect();
+    Ok(Measured {
+        index,
+        case: *case,
+        backend,
+        n,
+        wall_p50: percentile(&mut wall, 50.0),
+        wall_p99: percentile(&mut wall, 99.0),
+        store_p50: percentile(&mut store, 50.0),
+        own_p50: percentile(&mut own, 50.0),
+        own_p99: percentile(&mut own, 99.0),
+        calls,
+        sequential,
+    })
+}

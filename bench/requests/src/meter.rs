@@ -1,0 +1,186 @@
+//! What one request costs, split into the store's part and ours.
+//!
+//! [`TimedBackend`] wraps the store backend and adds up the time during which at least one
+//! backend call was in flight: wall time, and CPU time of the runtime thread (where the DynamoDB
+//! client does its work; SQLite runs on the blocking pool). Calls started together (`join!`) are
+//! counted once, as the union of their intervals. [`thread_cpu`] reads the calling thread's CPU
+//! clock; on a current-thread runtime that thread runs every request, while Argon2 and SQLite run
+//! on the blocking pool and so never count as ours.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use shared::store::{Backend, Condition, Item, Key, Page, Query, StoreError, Update, Write};
+
+/// CPU time the calling thread has used so far (user and system).
+pub fn thread_cpu() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Time spent with at least one store call in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreTime {
+    pub wall: Duration,
+    /// CPU time of the runtime thread meanwhile (the client's work, not the server's).
+    pub cpu: Duration,
+}
+
+impl std::ops::Sub for StoreTime {
+    type Output = Self;
+
+    fn sub(self, earlier: Self) -> Self {
+        Self {
+            wall: self.wall.saturating_sub(earlier.wall),
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    in_flight: u32,
+    /// When the current busy interval began (wall clock, thread CPU clock).
+    busy_since: Option<(Instant, Duration)>,
+    total: StoreTime,
+}
+
+/// A backend that delegates every call and adds up the time the calls take.
+pub struct TimedBackend {
+    inner: Arc<dyn Backend>,
+    tally: Arc<Mutex<Tally>>,
+}
+
+/// Open while a call is in flight; closing it (even when the call is dropped half-way) ends the
+/// busy interval if it was the last one.
+struct InFlight(Arc<Mutex<Tally>>);
+
+impl InFlight {
+    fn start(tally: &Arc<Mutex<Tally>>) -> Self {
+        let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+        if t.in_flight == 0 {
+            t.busy_since = Some((Instant::now(), thread_cpu()));
+        }
+        t.in_flight += 1;
+        Self(tally.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        t.in_flight = t.in_flight.saturating_sub(1);
+        if t.in_flight == 0
+            && let Some((wall, cpu)) = t.busy_since.take()
+        {
+            t.total.wall += wall.elapsed();
+            t.total.cpu += thread_cpu().saturating_sub(cpu);
+        }
+    }
+}
+
+impl TimedBackend {
+    pub fn new(inner: Arc<dyn Backend>) -> Self {
+        Self {
+            inner,
+            tally: Arc::new(Mutex::new(Tally::default())),
+        }
+    }
+
+    /// Store time so far; subtract two readings to get the time between them.
+    pub fn total(&self) -> StoreTime {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+
+    async fn timed<T>(&self, call: impl Future<Output = T>) -> T {
+        let _in_flight = InFlight::start(&self.tally);
+        call.await
+    }
+}
+
+#[async_trait]
+impl Backend for TimedBackend {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn get(&self, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
+        self.timed(self.inner.get(key, now)).await
+    }
+
+    async fn put(
+        &self,
+        item: Item,
+        condition: Option<&Condition>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.timed(self.inner.put(item, condition, now)).await
+    }
+
+    async fn update(
+        &self,
+        key: &Key,
+        updates: &[Update],
+        condition: Option<&Condition>,
+        now: i64,
+    ) -> Result<Item, StoreError> {
+        self.timed(self.inner.update(key, updates, condition, now))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        key: &Key,
+        condition: Option<&Condition>,
+        now: i64,
+    ) -> Result<Option<Item>, StoreError> {
+        self.timed(self.inner.delete(key, condition, now)).await
+    }
+
+    async fn query(&self, query: &Query, now: i64) -> Result<Page, StoreError> {
+        self.timed(self.inner.query(query, now)).await
+    }
+
+    async fn transact(&self, writes: &[Write], now: i64) -> Result<(), StoreError> {
+        self.timed(self.inner.transact(writes, now)).await
+    }
+}
+
+/// What one timed request cost.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub wall: Duration,
+    /// Wall time with a store call in flight.
+    pub store: Duration,
+    /// CPU time of the runtime thread outside store calls: routing, extractors, validation,
+    /// tokens, the handler's own work, serialisation, logs and metrics.
+    pub own_cpu: Duration,
+}
+
+/// The `p`-th percentile (0–100, nearest rank) of `values`, which it sorts.
+pub fn percentile(values: &mut [Duration], p: f64) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    values.sort_unstable();
+    let rank = (p / 100.0 * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut values: Vec<Duration> = (1..=100).rev().map(Duration::from_micros).collect();
+        assert_eq!(percentile(&mut values, 50.0), Duration::from_micros(50));
+        assert_eq!(percentile(&mut values, 99.0), Duration::from_micros(99));
+        assert_eq!(percentile(&mut [], 50.0), Duration::ZERO);
+    }
+}

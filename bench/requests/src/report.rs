@@ -1,0 +1,257 @@
+//! The printed tables: plain text, aligned columns, units in the headers.
+
+use std::time::Duration;
+
+use crate::cases::{Case, Op};
+use crate::hashing::HashTimes;
+use crate::meter::percentile;
+
+/// Own CPU per request we aim to stay under.
+pub const OWN_CPU_TARGET: Duration = Duration::from_micros(100);
+
+/// Login's time over one verification we aim to stay under.
+pub const LOGIN_TO_VERIFY_TARGET: f64 = 1.15;
+
+/// The figures of one case on one backend.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    /// The case's place in [`crate::cases::CASES`].
+    pub index: usize,
+    pub case: Case,
+    pub backend: &'static str,
+    pub n: usize,
+    pub wall_p50: Duration,
+    pub wall_p99: Duration,
+    pub store_p50: Duration,
+    pub own_p50: Duration,
+    pub own_p99: Duration,
+    pub calls: i64,
+    pub sequential: i64,
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+struct Table {
+    columns: Vec<(&'static str, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(columns: &[(&'static str, Align)]) -> Self {
+        Self {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn print(&self, title: &str) {
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (header, _))| {
+                self.rows
+                    .iter()
+                    .filter_map(|row| row.get(i))
+                    .map(|cell| cell.chars().count())
+                    .chain([header.chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<&str>| {
+            let text: Vec<String> = cells
+                .iter()
+                .zip(&self.columns)
+                .zip(&widths)
+                .map(|((cell, (_, align)), width)| match align {
+                    Align::Left => format!("{cell:<width$}"),
+                    Align::Right => format!("{cell:>width$}"),
+                })
+                .collect();
+            println!("{}", text.join("  ").trim_end());
+        };
+        println!("\n{title}\n");
+        line(self.columns.iter().map(|(header, _)| *header).collect());
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        line(rule.iter().map(String::as_str).collect());
+        for row in &self.rows {
+            line(row.iter().map(String::as_str).collect());
+        }
+    }
+}
+
+fn micros(d: Duration) -> String {
+    d.as_micros().to_string()
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+/// Sections 1 and 2: every endpoint's cost and round trips, both backends.
+pub fn requests(measured: &[Measured]) {
+    use Align::{Left, Right};
+    let mut table = Table::new(&[
+        ("endpoint", Left),
+        ("case", Left),
+        ("store", Left),
+        ("n", Right),
+        ("wall p50 µs", Right),
+        ("wall p99 µs", Right),
+        ("in store p50 µs", Right),
+        ("own CPU p50 µs", Right),
+        ("own CPU p99 µs", Right),
+        ("argon2", Right),
+        ("calls", Right),
+        ("seq", Right),
+    ]);
+    // Each case's rows together, its name on the first only.
+    let mut rows: Vec<&Measured> = measured.iter().collect();
+    rows.sort_by_key(|m| (m.index, m.backend != "embedded"));
+    let mut previous = None;
+    for m in rows {
+        let (endpoint, note) = if previous == Some(m.index) {
+            (String::new(), "")
+        } else {
+            (m.case.endpoint(), m.case.note)
+        };
+        previous = Some(m.index);
+        table.row(vec![
+            endpoint,
+            note.to_owned(),
+            m.backend.to_owned(),
+            m.n.to_string(),
+            micros(m.wall_p50),
+            micros(m.wall_p99),
+            micros(m.store_p50),
+            micros(m.own_p50),
+            micros(m.own_p99),
+            m.case.argon2.to_string(),
+            m.calls.to_string(),
+            m.sequential.to_string(),
+        ]);
+    }
+    table.print(
+        "1. Per request, in process (median and p99 of wall time; time with a store call in \
+         flight; own CPU = runtime-thread CPU outside store calls, Argon2 excluded) and \
+         2. store round trips of one request (calls, sequential steps)",
+    );
+    for backend in ["embedded", "dynamodb"] {
+        let over: Vec<String> = measured
+            .iter()
+            .filter(|m| m.backend == backend && m.own_p50 > OWN_CPU_TARGET)
+            .map(|m| format!("{} ({} µs)", m.case.endpoint(), micros(m.own_p50)))
+            .collect();
+        if measured.iter().any(|m| m.backend == backend) {
+            println!(
+                "\nown CPU p50 over {} µs on {backend}: {}",
+                OWN_CPU_TARGET.as_micros(),
+                if over.is_empty() {
+                    "none".to_owned()
+                } else {
+                    over.join(", ")
+                }
+            );
+        }
+    }
+}
+
+/// Section 2's targets: sequential store round trips of the requests that have one.
+pub fn round_trip_targets(measured: &[Measured]) {
+    use Align::{Left, Right};
+    const TARGETS: &[(Op, i64)] = &[
+        (Op::Login, 3),
+        (Op::Refresh, 2),
+        (Op::Me, 1),
+        (Op::LogDose, 1),
+        (Op::LogSymptom, 1),
+        (Op::PutFeeling, 1),
+        (Op::DayView, 1),
+        (Op::FeelVsYesterday, 1),
+    ];
+    let mut table = Table::new(&[
+        ("endpoint", Left),
+        ("target seq ≤", Right),
+        ("embedded seq", Right),
+        ("dynamodb seq", Right),
+        ("met", Left),
+    ]);
+    for (op, target) in TARGETS {
+        let on = |backend: &str| {
+            measured
+                .iter()
+                .find(|m| m.case.op == *op && m.backend == backend)
+        };
+        let (embedded, dynamodb) = (on("embedded"), on("dynamodb"));
+        let Some(endpoint) = embedded.or(dynamodb).map(|m| m.case.endpoint()) else {
+            continue;
+        };
+        let seq = |m: Option<&Measured>| m.map_or("-".to_owned(), |m| m.sequential.to_string());
+        let met = [embedded, dynamodb]
+            .iter()
+            .flatten()
+            .all(|m| m.sequential <= *target);
+        table.row(vec![
+            endpoint,
+            target.to_string(),
+            seq(embedded),
+            seq(dynamodb),
+            if met { "yes" } else { "NO" }.to_owned(),
+        ]);
+    }
+    table.print("2. Sequential store round trips against their targets");
+}
+
+/// Section 3: Argon2id at the production cost, and login against it.
+pub fn hashing(times: &HashTimes, login: Option<&Measured>) {
+    use Align::{Left, Right};
+    let (mut hash, mut verify) = (times.hash.clone(), times.verify.clone());
+    let cost = format!(
+        "m={} KiB, t={}, p={}",
+        times.cost.memory_kib, times.cost.iterations, times.cost.parallelism
+    );
+    let mut table = Table::new(&[
+        ("measure", Left),
+        ("n", Right),
+        ("p50 ms", Right),
+        ("p99 ms", Right),
+    ]);
+    let verify_p50 = percentile(&mut verify, 50.0);
+    table.row(vec![
+        format!("Argon2id verify ({cost})"),
+        verify.len().to_string(),
+        millis(verify_p50),
+        millis(percentile(&mut verify, 99.0)),
+    ]);
+    table.row(vec![
+        format!("Argon2id hash ({cost})"),
+        hash.len().to_string(),
+        millis(percentile(&mut hash, 50.0)),
+        millis(percentile(&mut hash, 99.0)),
+    ]);
+    if let Some(login) = login {
+        table.row(vec![
+            format!("POST /v1/auth/login, whole request ({})", login.backend),
+            login.n.to_string(),
+            millis(login.wall_p50),
+            millis(login.wall_p99),
+        ]);
+        let ratio = login.wall_p50.as_secs_f64() / verify_p50.as_secs_f64().max(f64::MIN_POSITIVE);
+        table.row(vec![
+            format!("login ÷ verify, p50 (target ≤ {LOGIN_TO_VERIFY_TARGET}×)"),
+            String::new(),
+            format!("{ratio:.2}×"),
+            String::new(),
+        ]);
+    }
+    table.print("3. Password hashing at the production cost, and login against it");
+}
