@@ -356,6 +356,14 @@ fn bad_bodies(max_body: usize) -> Vec<(&'static str, &'static str, Vec<u8>)> {
             "current_password",
             "roles",
             "disabled",
+            "timezone",
+            "date",
+            "start_date",
+            "occurred_at",
+            "taken_at",
+            "severity",
+            "score",
+            "dose",
         ] {
             body.insert(field.to_owned(), value.clone());
         }
@@ -401,6 +409,21 @@ fn bad_bodies(max_body: usize) -> Vec<(&'static str, &'static str, Vec<u8>)> {
             .unwrap(),
         ),
         ("negative numbers", json, fields(json!(-1))),
+        (
+            "impossible dates",
+            json,
+            fields(json!("2099-02-30T25:61:00+99:00")),
+        ),
+        (
+            "unknown time zone",
+            json,
+            fields(json!("Mars/Olympus_Mons")),
+        ),
+        (
+            "path-like time zone",
+            json,
+            fields(json!("../../etc/localtime")),
+        ),
         (
             "enormous numbers",
             json,
