@@ -4,7 +4,7 @@ SHELL := bash
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: help run test deps fmt lint unit smoke security infra-lint package table clean-local
+.PHONY: help run test deps fmt lint unit smoke fuzz security infra-lint package table clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,8 @@ test: deps ## Everything CI runs: format, lints, all tests on both stores, fuzzi
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --no-fail-fast
+	scripts/fuzz.sh
+	STORE=dynamodb FUZZ_MAX_EXAMPLES=25 scripts/fuzz.sh
 	tests/smoke.sh
 	$(MAKE) --no-print-directory infra-lint
 	scripts/verification-figures.py $(FIGURES)
@@ -39,6 +41,9 @@ unit: deps ## Only the cargo tests (both store backends included)
 
 smoke: deps ## Only the smoke test through cargo lambda watch
 	tests/smoke.sh
+
+fuzz: deps ## Only contract fuzzing (Schemathesis); FUZZ_MAX_EXAMPLES=1000 FUZZ_SEED=random for a longer campaign
+	scripts/fuzz.sh
 
 security: deps ## Only the security checks: promises, token attacks, bad input (API_BASE_URL=... for a running API)
 	cargo test -p api-tests --test promises --test security -- --nocapture

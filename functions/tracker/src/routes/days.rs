@@ -41,7 +41,7 @@ fn medications_in(items: &[Item]) -> Result<Vec<Medication>, StoreError> {
     path = "/days/{date}",
     tag = "tracker",
     security(("bearer" = [])),
-    params(("date" = String, Path, description = "The day, YYYY-MM-DD")),
+    params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")),
     responses(
         (status = 200, description = "The day", body = DayView),
         (status = 422, description = "Invalid date", body = shared::http::ErrorBody),
@@ -78,6 +78,7 @@ pub async fn day(
 #[into_params(parameter_in = Query)]
 pub struct FeelParams {
     /// "Today", YYYY-MM-DD; by default today in the time zone of the user's profile.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 
@@ -136,8 +137,10 @@ pub async fn feel_vs_yesterday(
 #[into_params(parameter_in = Query)]
 pub struct AdherenceParams {
     /// First day, YYYY-MM-DD.
+    #[param(format = Date)]
     pub from: String,
     /// Last day (included); a range covers at most 366 days, both ends included.
+    #[param(format = Date)]
     pub to: String,
 }
 

@@ -25,7 +25,7 @@ fn date_from_path(raw: &str) -> Result<jiff::civil::Date, ApiError> {
     path = "/feelings/{date}",
     tag = "tracker",
     security(("bearer" = [])),
-    params(("date" = String, Path, description = "The day, YYYY-MM-DD")),
+    params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")),
     request_body = FeelingInput,
     responses(
         (status = 200, description = "The day's feeling", body = Feeling),
@@ -68,7 +68,7 @@ pub async fn put(
     path = "/feelings/{date}",
     tag = "tracker",
     security(("bearer" = [])),
-    params(("date" = String, Path, description = "The day, YYYY-MM-DD")),
+    params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No score that day", body = shared::http::ErrorBody),
@@ -96,8 +96,10 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct Range {
     /// First day, YYYY-MM-DD.
+    #[param(format = Date)]
     pub from: String,
     /// Last day (included); a range covers at most 366 days, both ends included.
+    #[param(format = Date)]
     pub to: String,
 }
 
