@@ -47,6 +47,9 @@ impl Target {
 
     /// An API over HTTP at `base_url`; `clock` when it runs in this process on a known clock.
     pub fn http(base_url: &str, clock: Option<Clock>, logs: Logs) -> Self {
+        // reqwest's rustls needs the process's crypto provider (an https API_BASE_URL); nothing
+        // else in a test process against a running API installs it.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Self {
             transport: Transport::Http {
                 base_url: base_url.trim_end_matches('/').to_owned(),
