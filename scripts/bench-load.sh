@@ -26,8 +26,8 @@ log() { echo "==> $*" >&2; }
 
 if [ ! -x "$OHA" ]; then
   log "installing oha $OHA_VERSION into .tools/oha (cargo install, a few minutes once)"
-  # Plain HTTP only: no TLS stack to build.
-  cargo install --quiet --locked --no-default-features --root "$ROOT/.tools/oha" --version "$OHA_VERSION" oha
+  # Default features: oha 1.16.0 does not build without its TLS stack (--no-default-features).
+  cargo install --quiet --locked --root "$ROOT/.tools/oha" --version "$OHA_VERSION" oha
 fi
 command -v jq >/dev/null || { echo "jq is needed (apt-get install jq)" >&2; exit 1; }
 
@@ -98,9 +98,9 @@ load() { # label method path [body]
     -H "authorization: Bearer $access" \
     ${body:+-H "content-type: application/json" -d "$body"} \
     "$base$path" >"$out"
-  jq -r --arg label "$label" '
+  jq -r --arg name "$label" '
     def ms: . * 1000 | . * 100 | round / 100;
-    [ $label,
+    [ $name,
       (.summary.requestsPerSec | round),
       (.latencyPercentiles.p50 | ms), (.latencyPercentiles.p90 | ms), (.latencyPercentiles.p99 | ms),
       ([.statusCodeDistribution | to_entries[] | select(.key | startswith("2") | not) | .value] | add // 0)

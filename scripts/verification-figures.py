@@ -22,6 +22,7 @@ EXPECTED = [
     "parallel requests in those races",
     "load-test requests (only success or the expected 429)",
     "acknowledged tracker writes read back",
+    "store round-trip budgets held",
 ]
 
 

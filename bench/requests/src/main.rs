@@ -16,8 +16,10 @@
 //! Run it optimised: `cargo run --profile bench-fast -p bench-requests` (or `--release`).
 //! Settings (environment): `BENCH_ITERATIONS` (timed iterations of a light endpoint, default 300;
 //! endpoints that prepare state get a third, those that hash a password `BENCH_HASH_ITERATIONS`,
-//! default 30), `BENCH_BACKENDS` (`embedded,dynamodb`), `BENCH_ONLY` (only endpoints whose
-//! `METHOD /path` contains this).
+//! default 30), `BENCH_CASE_SECONDS` (a case stops early once its warm-up and timed iterations
+//! took this long, with at least 10 timed; default 2, which bounds the whole run to about 6
+//! minutes on 2 busy cores), `BENCH_BACKENDS` (`embedded,dynamodb`), `BENCH_ONLY` (only endpoints
+//! whose `METHOD /path` contains this).
 
 mod cases;
 mod fixture;
@@ -35,10 +37,15 @@ use crate::fixture::{Fixture, expect_status};
 use crate::meter::percentile;
 use crate::report::Measured;
 
+/// Timed iterations a case gets however long they take.
+const MIN_SAMPLES: usize = 10;
+
 /// How much to run.
 struct Options {
     light: usize,
     hashing: usize,
+    /// How long a case may take (warm-up, preparation and timed iterations).
+    case_budget: std::time::Duration,
     backends: Vec<BackendKind>,
     only: Option<String>,
 }
@@ -64,6 +71,14 @@ impl Options {
         Ok(Self {
             light: number("BENCH_ITERATIONS", 300)?,
             hashing: number("BENCH_HASH_ITERATIONS", 30)?,
+            case_budget: std::time::Duration::from_secs_f64(
+                std::env::var("BENCH_CASE_SECONDS")
+                    .ok()
+                    .map(|v| v.parse::<f64>().context("BENCH_CASE_SECONDS: not a number"))
+                    .transpose()?
+                    .unwrap_or(2.0)
+                    .max(0.0),
+            ),
             backends,
             only: std::env::var("BENCH_ONLY").ok().filter(|s| !s.is_empty()),
         })
@@ -102,6 +117,7 @@ fn main() -> Result<()> {
 }
 
 async fn run() -> Result<()> {
+    let started = std::time::Instant::now();
     let options = Options::from_env()?;
     if cfg!(debug_assertions) {
         eprintln!(
@@ -142,10 +158,16 @@ async fn run() -> Result<()> {
     report::round_trip_targets(&measured);
     eprintln!("hashing at the production cost");
     let times = hashing::measure(production, options.hashing).await?;
-    let login = measured
+    let logins: Vec<&Measured> = measured
         .iter()
-        .find(|m| m.case.op == cases::Op::Login && m.backend == "embedded");
-    report::hashing(&times, login);
+        .filter(|m| m.case.op == cases::Op::Login)
+        .collect();
+    report::hashing(&times, &logins);
+    println!(
+        "\nwhole run: {:.0} s on {} CPUs",
+        started.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
     Ok(())
 }
 
@@ -174,6 +196,7 @@ async fn measure(
 ) -> Result<Measured> {
     let (warm_up, n) = options.iterations(case.weight);
     let endpoint = case.endpoint();
+    let deadline = std::time::Instant::now() + options.case_budget;
     let mut i = 0;
     {
         let _quiet = tracing::dispatcher::set_default(quiet);
@@ -200,6 +223,9 @@ async fn measure(
     let _quiet = tracing::dispatcher::set_default(quiet);
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
+        if samples.len() >= MIN_SAMPLES && std::time::Instant::now() > deadline {
+            break;
+        }
         let request = fixture.request(case.op, i).await?;
         i += 1;
         let (response, sample) = fixture.timed(case.op, request).await;
@@ -213,7 +239,7 @@ async fn measure(
         index,
         case: *case,
         backend,
-        n,
+        n: samples.len(),
         wall_p50: percentile(&mut wall, 50.0),
         wall_p99: percentile(&mut wall, 99.0),
         store_p50: percentile(&mut store, 50.0),

@@ -89,6 +89,10 @@ impl Table {
     }
 }
 
+fn pass_or_miss(held: bool) -> &'static str {
+    if held { "PASS" } else { "MISS" }
+}
+
 fn micros(d: Duration) -> String {
     d.as_micros().to_string()
 }
@@ -110,6 +114,7 @@ pub fn requests(measured: &[Measured]) {
         ("in store p50 µs", Right),
         ("own CPU p50 µs", Right),
         ("own CPU p99 µs", Right),
+        ("own ≤ 100 µs", Left),
         ("argon2", Right),
         ("calls", Right),
         ("seq", Right),
@@ -135,6 +140,7 @@ pub fn requests(measured: &[Measured]) {
             micros(m.store_p50),
             micros(m.own_p50),
             micros(m.own_p99),
+            pass_or_miss(m.own_p50 <= OWN_CPU_TARGET).to_owned(),
             m.case.argon2.to_string(),
             m.calls.to_string(),
             m.sequential.to_string(),
@@ -183,7 +189,7 @@ pub fn round_trip_targets(measured: &[Measured]) {
         ("target seq ≤", Right),
         ("embedded seq", Right),
         ("dynamodb seq", Right),
-        ("met", Left),
+        ("target", Left),
     ]);
     for (op, target) in TARGETS {
         let on = |backend: &str| {
@@ -205,14 +211,14 @@ pub fn round_trip_targets(measured: &[Measured]) {
             target.to_string(),
             seq(embedded),
             seq(dynamodb),
-            if met { "yes" } else { "NO" }.to_owned(),
+            pass_or_miss(met).to_owned(),
         ]);
     }
     table.print("2. Sequential store round trips against their targets");
 }
 
 /// Section 3: Argon2id at the production cost, and login against it.
-pub fn hashing(times: &HashTimes, login: Option<&Measured>) {
+pub fn hashing(times: &HashTimes, logins: &[&Measured]) {
     use Align::{Left, Right};
     let (mut hash, mut verify) = (times.hash.clone(), times.verify.clone());
     let cost = format!(
@@ -224,6 +230,7 @@ pub fn hashing(times: &HashTimes, login: Option<&Measured>) {
         ("n", Right),
         ("p50 ms", Right),
         ("p99 ms", Right),
+        ("target", Left),
     ]);
     let verify_p50 = percentile(&mut verify, 50.0);
     table.row(vec![
@@ -231,26 +238,33 @@ pub fn hashing(times: &HashTimes, login: Option<&Measured>) {
         verify.len().to_string(),
         millis(verify_p50),
         millis(percentile(&mut verify, 99.0)),
+        String::new(),
     ]);
     table.row(vec![
         format!("Argon2id hash ({cost})"),
         hash.len().to_string(),
         millis(percentile(&mut hash, 50.0)),
         millis(percentile(&mut hash, 99.0)),
+        String::new(),
     ]);
-    if let Some(login) = login {
+    for login in logins {
         table.row(vec![
             format!("POST /v1/auth/login, whole request ({})", login.backend),
             login.n.to_string(),
             millis(login.wall_p50),
             millis(login.wall_p99),
+            String::new(),
         ]);
         let ratio = login.wall_p50.as_secs_f64() / verify_p50.as_secs_f64().max(f64::MIN_POSITIVE);
         table.row(vec![
-            format!("login ÷ verify, p50 (target ≤ {LOGIN_TO_VERIFY_TARGET}×)"),
+            format!(
+                "login ({}) ÷ verify, p50 (target ≤ {LOGIN_TO_VERIFY_TARGET}×)",
+                login.backend
+            ),
             String::new(),
             format!("{ratio:.2}×"),
             String::new(),
+            pass_or_miss(ratio <= LOGIN_TO_VERIFY_TARGET).to_owned(),
         ]);
     }
     table.print("3. Password hashing at the production cost, and login against it");
