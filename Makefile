@@ -4,7 +4,7 @@ SHELL := bash
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: help run test deps fmt lint unit smoke fuzz security infra-lint package table clean-local
+.PHONY: help run test deps fmt lint unit smoke fuzz security bench infra-lint package table clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,12 @@ fuzz: deps ## Only contract fuzzing (Schemathesis); FUZZ_MAX_EXAMPLES=1000 FUZZ_
 
 security: deps ## Only the security checks: promises, token attacks, bad input (API_BASE_URL=... for a running API)
 	cargo test -p api-tests --test promises --test security -- --nocapture
+
+bench: deps ## Benchmarks (figures, not gates): cold start, memory and size; per request; throughput on loopback
+	scripts/bench-lambda.sh
+	cargo run --quiet --profile bench-fast -p bench-requests
+	scripts/bench-load.sh
+	STORE=dynamodb scripts/bench-load.sh
 
 infra-lint: ## Check the SAM template offline: cfn-lint, then sam validate --lint
 	scripts/install-tools.sh infra
