@@ -48,11 +48,16 @@ fuzz: deps ## Only contract fuzzing (Schemathesis); FUZZ_MAX_EXAMPLES=1000 FUZZ_
 security: deps ## Only the security checks: promises, token attacks, bad input (API_BASE_URL=... for a running API)
 	cargo test -p api-tests --test promises --test security -- --nocapture
 
+BENCH_SUMMARY := $(CURDIR)/target/bench-summary.jsonl
+
+bench: export BENCH_SUMMARY := $(BENCH_SUMMARY)
 bench: deps ## Benchmarks (figures, not gates): cold start, memory and size; per request; throughput on loopback
+	rm -f $(BENCH_SUMMARY)
 	scripts/bench-lambda.sh
 	cargo run --quiet --profile bench-fast -p bench-requests
 	scripts/bench-load.sh
 	STORE=dynamodb scripts/bench-load.sh
+	scripts/bench-summary.py $(BENCH_SUMMARY)
 
 infra-lint: ## Check the SAM template offline: cfn-lint, then sam validate --lint
 	scripts/install-tools.sh infra

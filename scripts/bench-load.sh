@@ -113,6 +113,16 @@ rows=$(
   load "GET /v1/tracker/days/{date}" GET "/v1/tracker/days/$day"
 )
 
+# The figures for `make bench`'s summary table (scripts/bench-summary.py).
+if [ -n "${BENCH_SUMMARY:-}" ]; then
+  while IFS=$'\t' read -r endpoint rps p50 _p90 p99 failed; do
+    jq -cn --arg measure "throughput, $endpoint, $STORE store, $CONNECTIONS connections" \
+      --arg value "$rps req/s, p50 $p50 ms, p99 $p99 ms, $failed non-2xx" \
+      '{part: "throughput", measure: $measure, value: $value, target: "", verdict: ""}' \
+      >>"$BENCH_SUMMARY"
+  done <<<"$rows"
+fi
+
 echo
 echo "4. Throughput over HTTP on loopback: $STORE store, $CONNECTIONS connections, $DURATION each," \
   "$(nproc) cores shared with oha ($PROFILE build)"

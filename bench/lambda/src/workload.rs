@@ -183,6 +183,14 @@ struct Tracker {
     started: DateTime<Utc>,
 }
 
+impl Tracker {
+    /// The `from`/`to` query of the lists: the seven days up to `today`.
+    fn last_week(&self, today: &str) -> String {
+        let from = (self.started - Duration::days(6)).format("%Y-%m-%d");
+        format!("from={from}&to={today}")
+    }
+}
+
 impl Workload for Tracker {
     fn request(&mut self, n: u32) -> Request {
         let today = self.started.format("%Y-%m-%d").to_string();
@@ -210,7 +218,7 @@ impl Workload for Tracker {
                     "dose": 500, "status": "taken",
                 }),
             ),
-            (_, 4) => Request::get("doses", "/v1/tracker/doses"),
+            (_, 4) => Request::get("doses", "/v1/tracker/doses").query(self.last_week(&today)),
             (_, 5) => Request::send(
                 "symptom",
                 "POST",
@@ -230,7 +238,9 @@ impl Workload for Tracker {
                 Request::get("adherence", "/v1/tracker/adherence")
                     .query(format!("from={from}&to={today}"))
             }
-            (_, 12) => Request::get("symptoms", "/v1/tracker/symptoms"),
+            (_, 12) => {
+                Request::get("symptoms", "/v1/tracker/symptoms").query(self.last_week(&today))
+            }
             (_, 15) => Request::get("medications", "/v1/tracker/medications"),
             (_, 17) => {
                 return Request::get("catalog (anonymous)", "/v1/tracker/catalog/medications")

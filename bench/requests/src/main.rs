@@ -26,6 +26,7 @@ mod fixture;
 mod hashing;
 mod meter;
 mod report;
+mod summary;
 
 use anyhow::{Context as _, Result, bail, ensure};
 use shared::config::LogLevel;

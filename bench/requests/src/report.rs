@@ -157,6 +157,18 @@ pub fn requests(measured: &[Measured]) {
             .filter(|m| m.backend == backend && m.own_p50 > OWN_CPU_TARGET)
             .map(|m| format!("{} ({} µs)", m.case.endpoint(), micros(m.own_p50)))
             .collect();
+        let on_backend = measured.iter().filter(|m| m.backend == backend).count();
+        if on_backend > 0 {
+            crate::summary::add(
+                &format!("own CPU p50 per request, {backend}"),
+                &format!(
+                    "{} of {on_backend} endpoints within",
+                    on_backend - over.len()
+                ),
+                &format!("≤ {} µs", OWN_CPU_TARGET.as_micros()),
+                Some(over.is_empty()),
+            );
+        }
         if measured.iter().any(|m| m.backend == backend) {
             println!(
                 "\nown CPU p50 over {} µs on {backend}: {}",
@@ -206,6 +218,12 @@ pub fn round_trip_targets(measured: &[Measured]) {
             .iter()
             .flatten()
             .all(|m| m.sequential <= *target);
+        crate::summary::add(
+            &format!("sequential store round trips, {endpoint}"),
+            &format!("{} / {}", seq(embedded), seq(dynamodb)),
+            &format!("≤ {target}"),
+            Some(met),
+        );
         table.row(vec![
             endpoint,
             target.to_string(),
@@ -256,6 +274,16 @@ pub fn hashing(times: &HashTimes, logins: &[&Measured]) {
             String::new(),
         ]);
         let ratio = login.wall_p50.as_secs_f64() / verify_p50.as_secs_f64().max(f64::MIN_POSITIVE);
+        crate::summary::add(
+            &format!(
+                "login ÷ one Argon2id verify ({} ms), {}",
+                millis(verify_p50),
+                login.backend
+            ),
+            &format!("{ratio:.2}×"),
+            &format!("≤ {LOGIN_TO_VERIFY_TARGET}×"),
+            Some(ratio <= LOGIN_TO_VERIFY_TARGET),
+        );
         table.row(vec![
             format!(
                 "login ({}) ÷ verify, p50 (target ≤ {LOGIN_TO_VERIFY_TARGET}×)",
