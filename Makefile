@@ -4,7 +4,7 @@ SHELL := bash
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: help run test deps fmt lint unit smoke fuzz security bench infra-lint package table clean-local
+.PHONY: help run test deps fmt lint openapi unit smoke fuzz security bench infra-lint package table clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ fmt: ## Format the code
 
 lint: ## Clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
+
+openapi: ## Regenerate functions/health/openapi.json from the routers (a test fails while it is stale)
+	cargo run --quiet -p api-tests --bin openapi
 
 unit: deps ## Only the cargo tests (both store backends included)
 	cargo test --workspace --no-fail-fast

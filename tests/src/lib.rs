@@ -6,6 +6,7 @@
 pub mod client;
 pub mod figures;
 pub mod oauth;
+pub mod openapi;
 pub mod server;
 pub mod target;
 pub mod tracker;

@@ -210,8 +210,8 @@ async fn the_openapi_document_describes_every_route_and_the_error_envelope() {
 
 #[tokio::test]
 async fn the_document_is_generated_from_the_routers() {
-    // What health serves is what the functions' routers declare, nothing hand-written.
-    let served = health::openapi("/v1");
+    // What the document describes is what the functions' routers declare, nothing hand-written.
+    let generated = api_tests::openapi::generate("/v1");
     let mut route_paths: Vec<String> = health::api("/v1")
         .into_openapi()
         .paths
@@ -223,8 +223,70 @@ async fn the_document_is_generated_from_the_routers() {
     route_paths.extend(oauth::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.extend(tracker::api("/v1").into_openapi().paths.paths.into_keys());
     route_paths.sort();
-    let served_paths: Vec<String> = served.paths.paths.keys().cloned().collect();
-    assert_eq!(served_paths, route_paths);
+    let generated_paths: Vec<String> = generated["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(generated_paths, route_paths);
+}
+
+#[tokio::test]
+async fn lambda_serves_every_documented_operation_at_its_route() {
+    // Lambda serves each function's `lambda_routes`, the document comes from its `api`: one
+    // declaration makes both, and each documented operation must reach its own route (the
+    // access log names the route matched), never the fallback or a 405.
+    shared::testkit::captured_logs();
+    let store = TestStore::embedded();
+    let api = gateway(&store, &[]);
+    let doc = api_tests::openapi::generate("/v1");
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let concrete: Vec<&str> = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "0190a8c4-1f2e-7a3b-9c4d-5e6f7a8b9c0d"
+                    } else {
+                        segment
+                    }
+                })
+                .collect();
+            let request_id = format!("route-check-{checked}");
+            let mut req = request(&method.to_uppercase(), &concrete.join("/"));
+            req.headers_mut()
+                .insert("x-request-id", request_id.parse().unwrap());
+            let response = api.send(req).await;
+            assert_ne!(response.status, 405, "{method} {path}: {}", response.text());
+            let logs = shared::testkit::logs_for_request(&request_id);
+            let completed = logs
+                .iter()
+                .find(|line| line["message"] == "request completed")
+                .unwrap_or_else(|| panic!("{method} {path}: no access log line"));
+            assert_eq!(completed["route"], path.as_str(), "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 70, "only {checked} operations documented");
+}
+
+#[tokio::test]
+async fn health_serves_the_generated_document() {
+    // health links no other function, so it serves a committed copy; a route changed without
+    // `make openapi` fails here, naming the fix.
+    let committed = std::fs::read_to_string(api_tests::openapi::committed_path()).unwrap();
+    assert!(
+        committed == api_tests::openapi::generate_committed_text(),
+        "functions/health/openapi.json is not what the routers declare: run `make openapi` and commit it"
+    );
+    let store = TestStore::embedded();
+    let response = gateway(&store, &[])
+        .send(request("GET", "/v1/openapi.json"))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json(), api_tests::openapi::generate("/v1"));
 }
 
 #[tokio::test]
@@ -265,7 +327,12 @@ async fn the_api_prefix_moves_every_versioned_route() {
     shared::testkit::send(&router, request("GET", "/v1/health"))
         .await
         .assert_error(404, "HTTP_ERROR");
-    assert!(health::openapi("/v2").paths.paths.contains_key("/v2/ready"));
+    // The served document moves with it; unversioned paths stay where they are.
+    let moved = health::openapi("/v2");
+    let generated = api_tests::openapi::generate("/v2");
+    assert_eq!(moved["paths"], generated["paths"]);
+    assert!(moved["paths"].get("/v2/ready").is_some());
+    assert!(moved["paths"].get("/docs").is_some());
 }
 
 /// Each sample event in `events/` (what `cargo lambda invoke --data-file` sends) and the status it
@@ -364,7 +431,7 @@ async fn no_secret_reaches_a_log_line() {
 #[tokio::test]
 async fn every_operation_has_its_own_operation_id() {
     // Generated clients and contract fuzzers name operations by their id.
-    let doc = serde_json::to_value(health::openapi("/v1")).unwrap();
+    let doc = api_tests::openapi::generate("/v1");
     let mut seen = std::collections::BTreeMap::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

@@ -13,6 +13,7 @@
 //! - Size: the stripped release binary and its `bootstrap.zip`.
 
 mod events;
+mod init_steps;
 mod process;
 mod runtime_api;
 mod stats;
@@ -213,10 +214,14 @@ impl Bench {
         self.args.bin_dir.join(subject.binary)
     }
 
+    /// Where every start of `subject` writes its output, appended.
+    fn log_path(&self, subject: &Subject) -> PathBuf {
+        self.log_dir
+            .join(format!("{}.log", subject.label.replace(' ', "")))
+    }
+
     fn start(&self, subject: &Subject, api: &RuntimeApi) -> anyhow::Result<FunctionProcess> {
-        let log = self
-            .log_dir
-            .join(format!("{}.log", subject.label.replace(' ', "")));
+        let log = self.log_path(subject);
         let mut extra_env = self.args.env.clone();
         extra_env.extend(subject.extra_env.iter().cloned());
         FunctionProcess::start(&Launch {
@@ -478,7 +483,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `PASS` or `MISS`.
 /// One line of `make bench`'s summary table (scripts/bench-summary.py), appended to the file
 /// `BENCH_SUMMARY` names; nothing when it is unset.
 fn summary(part: &str, measure: &str, value: &str, target: &str, held: bool) {
@@ -651,6 +655,7 @@ fn print_report(bench: &Bench, subjects: &[Subject], rows: &[Row]) {
             );
         }
     }
+    print_init_steps(bench, subjects, rows);
     if misses.is_empty() {
         println!(
             "\nEvery target met (cold start ≤ {MAX_COLD_START_RATIO}× empty, RSS ≤ {LAMBDA_MEMORY_MIB} MB, zip ≤ {MAX_ZIP_MIB} MB)."
@@ -659,4 +664,29 @@ fn print_report(bench: &Bench, subjects: &[Subject], rows: &[Row]) {
         println!("\nTargets missed: {}", misses.join("; "));
     }
     println!("Logs: {}", bench.log_dir.display());
+}
+
+/// Where each function's init goes, from the step times on its "function ready" log lines; the
+/// rest of its init (process start, runtime, first poll) is what the empty function also pays.
+fn print_init_steps(bench: &Bench, subjects: &[Subject], rows: &[Row]) {
+    let Some(empty) = rows.first() else { return };
+    let names: Vec<&str> = init_steps::STEPS.iter().map(|(_, name)| *name).collect();
+    println!(
+        "\nInit by step, ms (median over every start of the run):\n\n| function | {} | rest of init | empty function's init |\n|---|{}---:|---:|",
+        names.join(" | "),
+        "---:|".repeat(names.len())
+    );
+    for (subject, row) in subjects.iter().zip(rows) {
+        let Some(steps) = init_steps::medians(&bench.log_path(subject)) else {
+            continue;
+        };
+        let cells: Vec<String> = steps.iter().map(|ms| format!("{ms:.2}")).collect();
+        println!(
+            "| {} | {} | {:.2} | {:.2} |",
+            subject.label,
+            cells.join(" | "),
+            row.init.median - steps.iter().sum::<f64>(),
+            empty.init.median
+        );
+    }
 }

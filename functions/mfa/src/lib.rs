@@ -4,24 +4,19 @@ pub mod routes;
 
 use axum::Router;
 use shared::AppContext;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-/// The mfa function's routes, described.
-pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
-    let mfa = OpenApiRouter::new()
-        .routes(routes!(routes::setup::setup))
-        .routes(routes!(routes::enable::enable))
-        .routes(routes!(routes::verify::verify))
-        .routes(routes!(routes::backup_codes::regenerate))
-        .routes(routes!(routes::disable::disable))
-        .routes(routes!(routes::status::status));
-    OpenApiRouter::with_openapi(shared::openapi::base())
-        .nest(&format!("{api_prefix}/auth/mfa"), mfa)
+shared::api_routes! {
+    "/auth/mfa" => [
+        routes::setup::setup,
+        routes::enable::enable,
+        routes::verify::verify,
+        routes::backup_codes::regenerate,
+        routes::disable::disable,
+        routes::status::status,
+    ],
 }
 
 /// The router Lambda runs.
 pub fn router(ctx: AppContext) -> Router {
-    let (routes, _) = api(&ctx.settings.api_prefix).split_for_parts();
-    shared::http::app(routes, ctx)
+    shared::http::app(lambda_routes(&ctx.settings.api_prefix), ctx)
 }

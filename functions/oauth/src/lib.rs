@@ -9,24 +9,20 @@ use std::sync::Arc;
 
 use axum::{Extension, Router};
 use shared::AppContext;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-/// The oauth function's routes, described.
-pub fn api(api_prefix: &str) -> OpenApiRouter<AppContext> {
-    let oauth = OpenApiRouter::new()
-        .routes(routes!(routes::authorize::authorize))
-        .routes(routes!(routes::callback::callback))
-        .routes(routes!(routes::link::link))
-        .routes(routes!(routes::identities::list_identities))
-        .routes(routes!(routes::identities::unlink_identity));
-    OpenApiRouter::with_openapi(shared::openapi::base())
-        .nest(&format!("{api_prefix}/auth/oauth"), oauth)
+shared::api_routes! {
+    "/auth/oauth" => [
+        routes::authorize::authorize,
+        routes::callback::callback,
+        routes::link::link,
+        routes::identities::list_identities,
+        routes::identities::unlink_identity,
+    ],
 }
 
 /// The router Lambda runs, with the providers (and their cached keys) of this container.
 pub fn router(ctx: AppContext) -> Router {
     let providers = Arc::new(providers::Providers::new(&ctx));
-    let (routes, _) = api(&ctx.settings.api_prefix).split_for_parts();
+    let routes = lambda_routes(&ctx.settings.api_prefix);
     shared::http::app(routes.layer(Extension(providers)), ctx)
 }

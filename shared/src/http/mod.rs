@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod origin;
 pub mod request_id;
+pub mod routes;
 
 use std::time::{Duration, Instant};
 

@@ -19,8 +19,7 @@ pub struct Rendered {
 
 fn rendered<'a>(cell: &'a OnceLock<Rendered>, ctx: &AppContext) -> &'a Rendered {
     cell.get_or_init(|| {
-        let doc = crate::openapi(&ctx.settings.api_prefix);
-        let value = serde_json::to_value(&doc).unwrap_or_default();
+        let value = crate::openapi(&ctx.settings.api_prefix);
         Rendered {
             json: serde_json::to_string(&value).unwrap_or_default(),
             html: crate::docs_page::render(&value, &ctx.settings.path("/openapi.json")),
