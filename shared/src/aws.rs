@@ -5,11 +5,13 @@
 //! dummy static credentials and nothing read from the machine, so the SDK never reaches for the
 //! instance-metadata address or any other host.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 /// Region used for local endpoints when none is configured.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -23,9 +25,36 @@ fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// The root certificates AWS service endpoints chain to: Amazon Root CA 1-4 and the Starfield
+/// Services root that cross-signs them (Amazon Trust Services), copied from the Mozilla store
+/// as Debian's ca-certificates ships it. They expire in 2037-2040.
+pub const AWS_ROOTS_PEM: &str = include_str!("../certs/aws-roots.pem");
+
+/// The one HTTPS client of every SDK client in this process. It trusts only [`AWS_ROOTS_PEM`]:
+/// the SDK's default loads the machine's whole certificate store at start, 2-6 ms of every cold
+/// start, and no other authority has any business vouching for an AWS endpoint.
+static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS_PEM.as_bytes());
+    // Building the context only stores the certificates; it has no failure of its own.
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
+});
+
 /// Configuration for the real AWS services, from the default provider chain.
 pub async fn cloud_config(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(HTTP_CLIENT.clone())
+        .timeout_config(timeouts());
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
     }
@@ -40,6 +69,7 @@ pub fn local_config(region: Option<&str>) -> SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             Credentials::new("local", "local", None, None, "local-emulator"),
         ))
+        .http_client(HTTP_CLIENT.clone())
         .timeout_config(timeouts())
         .build()
 }
@@ -86,5 +116,46 @@ pub async fn sesv2_client(region: Option<&str>, endpoint: Option<&str>) -> aws_s
             aws_sdk_sesv2::Client::from_conf(config)
         }
         None => aws_sdk_sesv2::Client::new(&cloud_config(region).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::digest::{SHA256, digest};
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    use super::*;
+
+    /// SHA-256 fingerprints of the roots, as Amazon Trust Services publishes them.
+    const FINGERPRINTS: [&str; 5] = [
+        "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e", // Amazon Root CA 1
+        "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4", // Amazon Root CA 2
+        "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4", // Amazon Root CA 3
+        "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092", // Amazon Root CA 4
+        "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5", // Starfield Services G2
+    ];
+
+    #[test]
+    fn the_sdk_trusts_exactly_the_amazon_trust_services_roots() {
+        let certificates: Vec<CertificateDer<'_>> =
+            CertificateDer::pem_slice_iter(AWS_ROOTS_PEM.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let fingerprints: Vec<String> = certificates
+            .iter()
+            .map(|der| {
+                digest(&SHA256, der)
+                    .as_ref()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(fingerprints, FINGERPRINTS);
+        // And rustls accepts each of them as a trust anchor.
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, rejected) = roots.add_parsable_certificates(certificates);
+        assert_eq!((added, rejected), (5, 0));
     }
 }

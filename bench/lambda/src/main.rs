@@ -124,7 +124,7 @@ impl Args {
 
 /// One row of the table: a binary, started with some settings.
 struct Subject {
-    label: &'static str,
+    label: String,
     /// The binary, and the function name it runs as.
     binary: &'static str,
     /// The sample event (in `events/`) of its first request.
@@ -135,9 +135,9 @@ struct Subject {
 }
 
 impl Subject {
-    fn new(label: &'static str, binary: &'static str, first_event: &'static str) -> Self {
+    fn new(label: &str, binary: &'static str, first_event: &'static str) -> Self {
         Self {
-            label,
+            label: label.to_owned(),
             binary,
             first_event,
             extra_env: Vec::new(),
@@ -148,22 +148,36 @@ impl Subject {
 
 const EMPTY: &str = "empty-lambda";
 
-/// The baseline first, then every function; then auth as `make run` starts it, seeding the demo
-/// accounts (deployed environments never seed), to show what that costs.
+/// The baseline first, then every function; then every function with the store it has in AWS
+/// (the DynamoDB client from the default provider chain: no call is made, the first requests
+/// need no store), and auth as `make run` starts it, seeding the demo accounts (deployed
+/// environments never seed), to show what each costs.
 fn subjects() -> Vec<Subject> {
-    vec![
-        Subject::new(EMPTY, EMPTY, "health-liveness.json"),
-        Subject::new("health", "health", "health-liveness.json"),
-        Subject::new("auth", "auth", "auth-me-unauthorized.json"),
-        Subject::new("mfa", "mfa", "mfa-status-unauthorized.json"),
-        Subject::new("oauth", "oauth", "oauth-identities-unauthorized.json"),
-        Subject::new("tracker", "tracker", "tracker-catalog-unauthorized.json"),
-        Subject {
-            extra_env: vec![("SEED_DEMO_ACCOUNTS".to_owned(), "true".to_owned())],
-            measure_load: false,
-            ..Subject::new("auth +seed", "auth", "auth-me-unauthorized.json")
-        },
-    ]
+    let functions = [
+        ("health", "health-liveness.json"),
+        ("auth", "auth-me-unauthorized.json"),
+        ("mfa", "mfa-status-unauthorized.json"),
+        ("oauth", "oauth-identities-unauthorized.json"),
+        ("tracker", "tracker-catalog-unauthorized.json"),
+    ];
+    let on_dynamodb = |(binary, event): (&'static str, &'static str)| Subject {
+        extra_env: vec![
+            ("STORE".to_owned(), "dynamodb".to_owned()),
+            ("TABLE_NAME".to_owned(), "bench".to_owned()),
+        ],
+        measure_load: false,
+        label: format!("{binary} DynamoDB"),
+        ..Subject::new(binary, binary, event)
+    };
+    let mut subjects = vec![Subject::new(EMPTY, EMPTY, "health-liveness.json")];
+    subjects.extend(functions.map(|(binary, event)| Subject::new(binary, binary, event)));
+    subjects.extend(functions.map(on_dynamodb));
+    subjects.push(Subject {
+        extra_env: vec![("SEED_DEMO_ACCOUNTS".to_owned(), "true".to_owned())],
+        measure_load: false,
+        ..Subject::new("auth +seed", "auth", "auth-me-unauthorized.json")
+    });
+    subjects
 }
 
 /// One cold start: times from spawning the process.
@@ -613,7 +627,9 @@ fn print_report(bench: &Bench, subjects: &[Subject], rows: &[Row]) {
          Init Duration); first response = spawn → POST /invocation/{{id}}/response; ×empty = \
          median / the empty lambda_http function's median; PASS when both are ≤ \
          {MAX_COLD_START_RATIO}. ENV=dev, STORE=embedded (SQLite), SEED_DEMO_ACCOUNTS unset (false) \
-         except on the row `auth +seed` (two Argon2id hashes per start; dev only, not judged).",
+         except on the row `auth +seed` (two Argon2id hashes per start; dev only, not judged). \
+         Rows `… DynamoDB` start with the store they have in AWS (STORE=dynamodb, the client \
+         from the default provider chain; the first request needs no store; not judged).",
         args.profile, args.runs
     );
     if !args.env.is_empty() {
