@@ -5,7 +5,6 @@
 //! dummy static credentials and nothing read from the machine, so the SDK never reaches for the
 //! instance-metadata address or any other host.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -30,10 +29,11 @@ fn timeouts() -> TimeoutConfig {
 /// as Debian's ca-certificates ships it. They expire in 2037-2040.
 pub const AWS_ROOTS_PEM: &str = include_str!("../certs/aws-roots.pem");
 
-/// The one HTTPS client of every SDK client in this process. It trusts only [`AWS_ROOTS_PEM`]:
-/// the SDK's default loads the machine's whole certificate store at start, 2-6 ms of every cold
-/// start, and no other authority has any business vouching for an AWS endpoint.
-static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
+/// An HTTPS client for SDK clients that trusts only [`AWS_ROOTS_PEM`]: the SDK's default loads
+/// the machine's whole certificate store at start, 2-6 ms of every cold start, and no other
+/// authority has any business vouching for an AWS endpoint. One per configuration, not one per
+/// process: its connection pool lives on the tokio runtime that first uses it.
+fn http_client() -> SharedHttpClient {
     let trust = TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(AWS_ROOTS_PEM.as_bytes());
@@ -48,12 +48,12 @@ static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
         ))
         .tls_context(context)
         .build_https()
-});
+}
 
 /// Configuration for the real AWS services, from the default provider chain.
 pub async fn cloud_config(region: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(HTTP_CLIENT.clone())
+        .http_client(http_client())
         .timeout_config(timeouts());
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
@@ -69,7 +69,7 @@ pub fn local_config(region: Option<&str>) -> SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             Credentials::new("local", "local", None, None, "local-emulator"),
         ))
-        .http_client(HTTP_CLIENT.clone())
+        .http_client(http_client())
         .timeout_config(timeouts())
         .build()
 }
