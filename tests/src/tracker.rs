@@ -202,6 +202,32 @@ pub fn symptom(name: &str, severity: i64, occurred_at: &str) -> Value {
     json!({ "name": name, "severity": severity, "occurred_at": occurred_at })
 }
 
+/// A valid doctor of the medical passport.
+pub fn doctor() -> Value {
+    json!({"name": "Dr. Grace Hopper", "specialty": "Endocrinology", "phone": "+49 30 1234567",
+           "email": "grace@example.com", "address": "Hauptstraße 1\n10115 Berlin"})
+}
+
+/// A valid condition, treated by the doctor `doctor_id`.
+pub fn condition(doctor_id: &str) -> Value {
+    json!({"name": "Type 2 diabetes mellitus", "icd10": "E11.9", "diagnosed_on": "2019-06-15",
+           "status": "active", "doctor_ids": [doctor_id]})
+}
+
+pub fn allergy() -> Value {
+    json!({"substance": "Penicillin", "reaction": "Hives", "severity": "severe"})
+}
+
+pub fn contact() -> Value {
+    json!({"name": "Charles Babbage", "relationship": "partner", "phone": "+44 20 7946 0000"})
+}
+
+/// A valid medication catalogue entry of the given strength.
+pub fn catalog_entry(strength: &str) -> Value {
+    json!({"name": "Zolmitriptan", "form": "tablet", "strength": strength, "unit": "mg",
+           "rxnorm": "313197"})
+}
+
 /// Asserts a 422 `VALIDATION_ERROR`; the fields it names, in order.
 pub fn invalid_fields(response: &TestResponse) -> Vec<String> {
     let error = response.assert_error(422, "VALIDATION_ERROR");

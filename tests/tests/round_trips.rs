@@ -14,7 +14,10 @@ use std::time::Duration;
 use api_tests::Gateway;
 use api_tests::client::{PASSWORD, login, reset_token, sequential_calls, tokens, with_bearer};
 use api_tests::oauth;
-use api_tests::tracker::{User, context_at, dose, id, medication, sign_in, sign_up, symptom, url};
+use api_tests::tracker::{
+    User, allergy, catalog_entry, condition, contact, context_at, doctor, dose, id, medication,
+    sign_in, sign_up, symptom, url,
+};
 use axum::body::Body;
 use serde_json::{Value, json};
 use shared::AppContext;
@@ -170,28 +173,6 @@ fn delete(path: &str, access: &str) -> Request {
 
 fn send(method: &str, path: &str, body: &Value, access: &str) -> Request {
     bearer(json_request(method, &url(path), body), access)
-}
-
-fn doctor() -> Value {
-    json!({"name": "Dr. Grace Hopper", "specialty": "Endocrinology", "phone": "+49 30 1234567"})
-}
-
-fn condition(doctor: &str) -> Value {
-    json!({"name": "Type 2 diabetes mellitus", "icd10": "E11.9", "diagnosed_on": "2019-06-15",
-           "status": "active", "doctor_ids": [doctor]})
-}
-
-fn allergy() -> Value {
-    json!({"substance": "Penicillin", "reaction": "Hives", "severity": "severe"})
-}
-
-fn contact() -> Value {
-    json!({"name": "Charles Babbage", "relationship": "partner", "phone": "+44 20 7946 0000"})
-}
-
-fn catalog_entry(strength: &str) -> Value {
-    json!({"name": "Zolmitriptan", "form": "tablet", "strength": strength, "unit": "mg",
-           "rxnorm": "313197"})
 }
 
 /// The code `secret`'s authenticator shows, after moving the clock one TOTP step on (so that the

@@ -16,7 +16,9 @@ use anyhow::{Context as _, Result, bail};
 use api_tests::Gateway;
 use api_tests::client::{PASSWORD, login, request_reset, reset_token, tokens, with_bearer};
 use api_tests::oauth;
-use api_tests::tracker::{User, context_at, dose, id, medication, symptom, url};
+use api_tests::tracker::{
+    self, User, allergy, condition, contact, context_at, doctor, dose, id, medication, symptom, url,
+};
 use axum::body::Body;
 use serde_json::{Value, json};
 use shared::AppContext;
@@ -792,32 +794,14 @@ fn alternating_password(i: usize) -> &'static str {
     }
 }
 
-fn doctor() -> Value {
-    json!({"name": "Dr. Grace Hopper", "specialty": "Endocrinology", "phone": "+49 30 1234567",
-           "email": "grace@example.com", "address": "Hauptstraße 1\n10115 Berlin"})
-}
-
-fn condition(doctor: &str) -> Value {
-    json!({"name": "Type 2 diabetes mellitus", "icd10": "E11.9", "diagnosed_on": "2019-06-15",
-           "status": "active", "doctor_ids": [doctor]})
-}
-
-fn allergy() -> Value {
-    json!({"substance": "Penicillin", "reaction": "Hives", "severity": "severe"})
-}
-
-fn contact() -> Value {
-    json!({"name": "Charles Babbage", "relationship": "partner", "phone": "+44 20 7946 0000"})
-}
-
+/// Alternating strengths, so that entries differ.
 fn catalog_entry(i: usize) -> Value {
     let strength = if i.is_multiple_of(2) {
         "2.5 mg"
     } else {
         "5 mg"
     };
-    json!({"name": "Zolmitriptan", "form": "tablet", "strength": strength, "unit": "mg",
-           "rxnorm": "313197"})
+    tracker::catalog_entry(strength)
 }
 
 fn bearer(req: Request, account: &Account) -> Request {
