@@ -51,7 +51,7 @@ impl AppContext {
         )
         .await?;
         let metrics = Metrics::new(&settings.function_name, sink);
-        let mailer = crate::mailer::from_settings(&settings).await;
+        let mailer = crate::mailer::from_settings(&settings);
         Self::new(settings, secrets, store, clock, metrics, mailer)
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage};
+use tokio::sync::OnceCell;
 
 use crate::config::Settings;
 
@@ -44,16 +45,45 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
 /// Amazon SES v2.
 #[derive(Debug)]
 pub struct SesMailer {
-    client: aws_sdk_sesv2::Client,
+    /// Built by the first message: most containers never send one, and building an SDK client
+    /// is a third of a millisecond of every cold start.
+    client: OnceCell<aws_sdk_sesv2::Client>,
+    region: Option<String>,
+    endpoint: Option<String>,
     from: String,
 }
 
 impl SesMailer {
+    /// A mailer sending through `client`.
     pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
         Self {
-            client,
+            client: OnceCell::new_with(Some(client)),
+            region: None,
+            endpoint: None,
             from: from.into(),
         }
+    }
+
+    /// A mailer that builds its SES client (`endpoint` for a local emulator) when it first sends.
+    pub fn connecting_on_first_send(
+        region: Option<&str>,
+        endpoint: Option<&str>,
+        from: impl Into<String>,
+    ) -> Self {
+        Self {
+            client: OnceCell::new(),
+            region: region.map(str::to_owned),
+            endpoint: endpoint.map(str::to_owned),
+            from: from.into(),
+        }
+    }
+
+    async fn client(&self) -> &aws_sdk_sesv2::Client {
+        self.client
+            .get_or_init(|| {
+                crate::aws::sesv2_client(self.region.as_deref(), self.endpoint.as_deref())
+            })
+            .await
     }
 }
 
@@ -76,7 +106,8 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .build();
-        self.client
+        self.client()
+            .await
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&message.to).build())
@@ -151,18 +182,30 @@ impl Mailer for OutboxMailer {
     }
 }
 
-/// The configured mailer: SES with `MAIL_FROM`, else the dev outbox. Builds no network
-/// connection until the first message.
-pub async fn from_settings(settings: &Settings) -> Arc<dyn Mailer> {
+/// The configured mailer: SES with `MAIL_FROM`, else the dev outbox. Builds no client and
+/// no connection until the first message.
+pub fn from_settings(settings: &Settings) -> Arc<dyn Mailer> {
     match &settings.mail.from {
-        Some(from) => {
-            let client = crate::aws::sesv2_client(
-                settings.aws_region.as_deref(),
-                settings.mail.ses_endpoint.as_deref(),
-            )
-            .await;
-            Arc::new(SesMailer::new(client, from.clone()))
-        }
+        Some(from) => Arc::new(SesMailer::connecting_on_first_send(
+            settings.aws_region.as_deref(),
+            settings.mail.ses_endpoint.as_deref(),
+            from.clone(),
+        )),
         None => Arc::new(OutboxMailer::new(settings.local_data_dir.join("outbox"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ses_client_waits_for_the_first_message() {
+        let mailer = SesMailer::connecting_on_first_send(
+            Some("eu-west-1"),
+            Some("http://127.0.0.1:9"),
+            "noreply@example.com",
+        );
+        assert!(!mailer.client.initialized());
     }
 }

@@ -2,6 +2,7 @@
 //! and the development outbox.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::config::{EnvMap, Settings};
 use shared::mailer::{Mailer, Message, OutboxMailer, SesMailer};
 use shared::testkit::moto_endpoint;
 
@@ -35,6 +36,24 @@ async fn ses_sends_from_a_verified_sender() {
     let mailer = SesMailer::new(client, "noreply@example.com");
     assert_eq!(mailer.name(), "ses");
     mailer.send(&message("user@example.com")).await.unwrap();
+
+    // As a function configures it: the client is built by the first message, not at start.
+    let env = EnvMap::from_pairs([
+        ("MAIL_FROM", "noreply@example.com"),
+        ("PASSWORD_RESET_URL", "https://app.example.com/reset"),
+        ("AWS_ENDPOINT_URL_SESV2", endpoint.as_str()),
+    ]);
+    let settings = Settings::from_env(&env, "auth").unwrap();
+    let configured = shared::mailer::from_settings(&settings);
+    assert_eq!(configured.name(), "ses");
+    configured
+        .send(&message("first@example.com"))
+        .await
+        .unwrap();
+    configured
+        .send(&message("second@example.com"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
