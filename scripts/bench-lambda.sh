@@ -34,7 +34,7 @@ for dir in functions/*/; do functions+=(--bin "$(basename "$dir")"); done
 
 echo "==> building x86_64 (release profile)" >&2
 cargo-lambda lambda build --release --x86-64 --output-format zip --lambda-dir "$OUT/zips-x86_64" \
-  "${functions[@]}" --bin empty-lambda --bin bench-lambda >&2
+  "${functions[@]}" --bin empty-lambda --bin empty-lambda-current-thread --bin bench-lambda >&2
 built_x86=$((SECONDS - started))
 
 arm64_args=()

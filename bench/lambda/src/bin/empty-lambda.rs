@@ -1,4 +1,5 @@
-//! The baseline of the cold-start benchmark: a `lambda_http` function that does nothing.
+//! The baseline of the cold-start benchmark: a `lambda_http` function that does nothing, as
+//! `cargo lambda new` writes it (the multi-thread runtime of `#[tokio::main]`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
