@@ -165,9 +165,15 @@ fn as_deployed() -> Vec<(String, String)> {
         ("MAIL_FROM", "no-reply@example.com"),
         ("PASSWORD_RESET_URL", "https://app.example.com/reset"),
         ("JWT_SECRET", "bench-only-jwt-secret-7f3a9c2e5b8d1f4a6c0e"),
-        ("TOKEN_PEPPER", "bench-only-token-pepper-2d8b5e1a9f4c7a3e0b6d"),
+        (
+            "TOKEN_PEPPER",
+            "bench-only-token-pepper-2d8b5e1a9f4c7a3e0b6d",
+        ),
         // 32 bytes, URL-safe base64: a Fernet key.
-        ("MFA_ENCRYPTION_KEY", "YmVuY2gtbWZhLWtleS0wMTIzNDU2Nzg5YWJjZGVmZ2g="),
+        (
+            "MFA_ENCRYPTION_KEY",
+            "YmVuY2gtbWZhLWtleS0wMTIzNDU2Nzg5YWJjZGVmZ2g=",
+        ),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.to_owned()))

@@ -46,34 +46,33 @@ macro_rules! api_routes {
         }
 
         /// This function's routes as Lambda serves them: the handlers of [`api`] at the same
-        /// paths and methods, with nothing described.
+        /// paths and methods, with nothing described. Each is routed at its full path, not
+        /// nested (nesting rebuilds every route of the group).
         pub fn lambda_routes(
             api_prefix: &str,
         ) -> $crate::http::routes::__support::Router<$crate::AppContext> {
             use $crate::http::routes::__support::Router;
             let router = Router::new();
-            $( $( let router = $crate::__serve_handler!(router, [] $( $root )::+); )+ )?
-            router $( .nest(
-                &format!("{api_prefix}{}", $nest),
-                {
-                    let nested = Router::new();
-                    $( let nested = $crate::__serve_handler!(nested, [] $( $handler )::+); )+
-                    nested
-                },
-            ) )+
+            $( $( let router = $crate::__serve_handler!(router, "", [] $( $root )::+); )+ )?
+            $(
+                let group = format!("{api_prefix}{}", $nest);
+                $( let router = $crate::__serve_handler!(router, &group, [] $( $handler )::+); )+
+            )+
+            router
         }
     };
 }
 
-/// Adds one handler to a plain router at the path and methods of its `#[utoipa::path]`
-/// (found on the `__path_<handler>` type utoipa generates next to it).
+/// Adds one handler to a plain router under `group`, at the path and methods of its
+/// `#[utoipa::path]` (found on the `__path_<handler>` type utoipa generates next to it). The
+/// group's own path is served without a trailing slash, as a nested router serves it.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __serve_handler {
-    ($router:ident, [ $( $module:ident )* ] $first:ident :: $( $rest:ident )::+) => {
-        $crate::__serve_handler!($router, [ $( $module )* $first ] $( $rest )::+)
+    ($router:ident, $group:expr, [ $( $module:ident )* ] $first:ident :: $( $rest:ident )::+) => {
+        $crate::__serve_handler!($router, $group, [ $( $module )* $first ] $( $rest )::+)
     };
-    ($router:ident, [ $( $module:ident )* ] $name:ident) => {{
+    ($router:ident, $group:expr, [ $( $module:ident )* ] $name:ident) => {{
         use $crate::http::routes::__support::{MethodRouter, Path as _, PathItemExt as _};
         $crate::http::routes::__support::paste! {
             let path = $( $module :: )* [<__path_ $name>]::path();
@@ -82,6 +81,12 @@ macro_rules! __serve_handler {
         let method_router = methods.iter().fold(MethodRouter::new(), |router, method| {
             router.on(method.to_method_filter(), $( $module :: )* $name)
         });
-        $router.route(if path.is_empty() { "/" } else { &path }, method_router)
+        let group: &str = $group;
+        let full = match (group, path.as_str()) {
+            ("", "" | "/") => "/".to_owned(),
+            (group, "" | "/") => group.to_owned(),
+            (group, path) => format!("{group}{path}"),
+        };
+        $router.route(&full, method_router)
     }};
 }
