@@ -10,9 +10,10 @@
 #    aarch64-unknown-linux-gnu Rust target is installed; ARM64=yes installs the target first
 #    (`rustup target add`); ARM64=no skips it. A failed arm64 build is reported, not fatal.
 # 3. Runs the harness (target/.../release/bench-lambda): every binary started against a local
-#    Lambda Runtime API on 127.0.0.1, ENV=dev, the embedded store, AWS_EC2_METADATA_DISABLED=true,
-#    a region and dummy credentials; nothing leaves the machine. Every process it starts is
-#    stopped by its PID.
+#    Lambda Runtime API on 127.0.0.1, once as deployed (ENV=prod, the DynamoDB client, SES mail;
+#    judged) and once as `make run` starts it (ENV=dev, the embedded store; memory run), with
+#    AWS_EC2_METADATA_DISABLED=true, a region and dummy credentials; nothing leaves the machine.
+#    Every process it starts is stopped by its PID.
 #
 # Arguments go to the harness: --runs N (cold starts per binary, default 20), --invocations N
 # (requests per function in the memory run, default 3000).
