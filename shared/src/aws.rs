@@ -1,7 +1,7 @@
 //! AWS SDK configuration, built once per container.
 //!
 //! In AWS the default chain applies, except for credentials where the environment has them (as
-//! Lambda's does): the chain would pick them first anyway, and building it costs a fifth of a
+//! Lambda's does): the chain would pick them first anyway, and building it costs about half a
 //! millisecond of every cold start (STS, IMDS, SSO-token and profile providers it never uses).
 //! Against a local endpoint (DynamoDB Local, moto) the configuration is fixed instead: a region,
 //! dummy static credentials and nothing read from the machine, so the SDK never reaches for the
