@@ -1,9 +1,5 @@
-// A sandbox serves one request at a time: one thread runs it, and no worker threads are
-// started; password hashing and SQLite run on the blocking pool.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
+fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::run_with_startup("auth", auth::router, |ctx| {
         Box::pin(auth::seed::demo_accounts(ctx))
     })
-    .await
 }
