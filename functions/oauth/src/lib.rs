@@ -2,6 +2,7 @@
 //! linking of those identities to accounts, under `/v1/auth/oauth/…`.
 
 pub mod flow;
+pub mod keys;
 pub mod providers;
 pub mod routes;
 

@@ -1,8 +1,8 @@
 //! The configured OpenID Providers: discovery (cached with the provider's keys), the
 //! authorization URL, the code exchange and the ID token's checks.
 //!
-//! The ID token is checked by openidconnect against the provider's JWKS: signature (asymmetric
-//! algorithms only, so a token "signed" with our client secret or with `none` never passes),
+//! The ID token is checked by openidconnect against the provider's JWKS (its signature by aws-lc,
+//! see [`crate::keys`]): signature (asymmetric algorithms only, so a token "signed" with our client secret or with `none` never passes),
 //! `iss`, `aud` = our client id (and no untrusted second audience), `exp` and `nonce`. The keys
 //! are cached with the discovery document for `JWKS_CACHE_TTL_SECONDS`; a token naming a key we
 //! do not have refreshes them once (a provider rotating its keys), at most every
@@ -13,19 +13,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl,
+    JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use shared::AppContext;
 use shared::config::{IssuerCheck, OAuthProviderSettings};
+
+use crate::keys::ProviderKey;
 
 /// A token naming an unknown key refreshes the keys no more often than this.
 pub const MIN_REFRESH_SECS: i64 = 30;
@@ -99,7 +101,7 @@ struct Discovery {
     client: Client,
     /// The issuer as the discovery document names it (Microsoft's holds `{tenantid}`).
     issuer: IssuerUrl,
-    jwks: CoreJsonWebKeySet,
+    jwks: JsonWebKeySet<ProviderKey>,
 }
 
 struct Cached {
@@ -223,9 +225,10 @@ impl Provider<'_> {
                 "discovery document names issuer {issuer:?}, expected {expected:?}"
             )));
         }
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.providers.http)
-            .await
-            .map_err(|err| ProviderError::Unavailable(format!("keys: {err}")))?;
+        let jwks =
+            JsonWebKeySet::<ProviderKey>::fetch_async(metadata.jwks_uri(), &self.providers.http)
+                .await
+                .map_err(|err| ProviderError::Unavailable(format!("keys: {err}")))?;
         // Prefer HTTP Basic for the client secret; some providers only take it in the body.
         let basic = metadata
             .token_endpoint_auth_methods_supported()
@@ -233,7 +236,8 @@ impl Provider<'_> {
         let redirect = RedirectUrl::new(settings.redirect_uri.clone())
             .map_err(|err| ProviderError::Unavailable(format!("redirect URI: {err}")))?;
         let client = CoreClient::from_provider_metadata(
-            metadata.set_jwks(jwks.clone()),
+            // The client's own key set stays empty: ID tokens are checked against `jwks`.
+            metadata,
             ClientId::new(settings.client_id.clone()),
             Some(ClientSecret::new(
                 settings.client_secret.expose_secret().to_owned(),
