@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_lc_rs::{digest, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -178,16 +178,24 @@ impl TokenKeys {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(self.algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Expiry is checked below against our clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|_| TokenError::Invalid)?
-            .claims;
+        // The signature over `header.payload`, then the claims, each parsed once (decode()
+        // would parse the header again and the claims twice, through a JSON value).
+        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        let (_, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+        let signed =
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, self.algorithm)
+                .map_err(|_| TokenError::Invalid)?;
+        if !signed {
+            return Err(TokenError::Invalid);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Invalid)?;
+        // Every claim but `sid` and `roles` is required by the type.
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        if claims.iss != self.issuer || claims.aud != self.audience {
+            return Err(TokenError::Invalid);
+        }
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
@@ -367,6 +375,42 @@ mod tests {
             keys.verify(&sign(no_kid), TokenType::Access, NOW),
             Err(TokenError::UnknownKey)
         );
+    }
+
+    #[test]
+    fn signed_tokens_for_another_issuer_audience_or_without_a_claim_are_refused() {
+        // Signed with our own key, as a deployment sharing the secret (or a bug) could sign.
+        let secrets = Secrets::generate();
+        let keys = keys_with(&secrets);
+        let (token, _) = keys
+            .issue(TokenType::Access, "u", Some("s"), &[], TTL, NOW)
+            .unwrap();
+        let payload = URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(secrets.jwt_secret()));
+        let sign = |change: &dyn Fn(&mut serde_json::Value)| {
+            let mut claims = claims.clone();
+            change(&mut claims);
+            let key = EncodingKey::from_secret(secrets.jwt_secret().expose_secret().as_bytes());
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        };
+        assert!(keys.verify(&sign(&|_| {}), TokenType::Access, NOW).is_ok());
+        let refused: [&dyn Fn(&mut serde_json::Value); 5] = [
+            &|c| c["iss"] = "https://someone-else.example".into(),
+            &|c| c["aud"] = "another-api".into(),
+            &|c| c["aud"] = serde_json::json!(["another-api", c["aud"].clone()]),
+            &|c| drop(c.as_object_mut().unwrap().remove("exp")),
+            &|c| drop(c.as_object_mut().unwrap().remove("sub")),
+        ];
+        for change in refused {
+            assert_eq!(
+                keys.verify(&sign(change), TokenType::Access, NOW),
+                Err(TokenError::Invalid)
+            );
+        }
     }
 
     #[test]
