@@ -1,12 +1,12 @@
 //! The configured OpenID Providers: discovery (cached with the provider's keys), the
 //! authorization URL, the code exchange and the ID token's checks.
 //!
-//! The ID token is checked by openidconnect against the provider's JWKS (its signature by aws-lc,
-//! see [`crate::keys`]): signature (asymmetric algorithms only, so a token "signed" with our client secret or with `none` never passes),
-//! `iss`, `aud` = our client id (and no untrusted second audience), `exp` and `nonce`. The keys
-//! are cached with the discovery document for `JWKS_CACHE_TTL_SECONDS`; a token naming a key we
-//! do not have refreshes them once (a provider rotating its keys), at most every
-//! [`MIN_REFRESH_SECS`].
+//! The ID token is checked by openidconnect against the provider's JWKS: signature (by aws-lc,
+//! see [`crate::keys`]; asymmetric algorithms only, so a token "signed" with our client secret or
+//! with `none` never passes), `iss`, `aud` = our client id (and no untrusted second audience),
+//! `exp` and `nonce`. The keys are cached with the discovery document for
+//! `JWKS_CACHE_TTL_SECONDS`; a token naming a key we do not have refreshes them once (a provider
+//! rotating its keys), at most every [`MIN_REFRESH_SECS`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
