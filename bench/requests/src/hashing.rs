@@ -45,3 +45,41 @@ pub async fn measure(cost: PasswordSettings, n: usize) -> Result<HashTimes> {
     }
     Ok(times)
 }
+
+/// Bare verifications at the production cost, timed between the timed logins, so that login ÷
+/// verify is a ratio of neighbours (each login over the mean of the verifications just before
+/// and after it): the host's speed drifts over a run (twice as slow for minutes on a shared
+/// machine), which a ratio of two medians taken minutes apart reads as login's own cost.
+pub struct PairedVerify {
+    hasher: PasswordHasher,
+    password: Password,
+    stored: String,
+}
+
+impl PairedVerify {
+    pub async fn new(cost: PasswordSettings) -> Result<Self> {
+        let hasher = PasswordHasher::new(&cost)?;
+        let password = Password::new(api_tests::client::PASSWORD);
+        let stored = hasher.hash(&password).await?;
+        Ok(Self {
+            hasher,
+            password,
+            stored,
+        })
+    }
+
+    /// How long one verification took.
+    pub async fn time(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let verified = self
+            .hasher
+            .verify(&self.password, Some(&self.stored))
+            .await?;
+        let took = started.elapsed();
+        ensure!(
+            matches!(verified, Verification::Match { .. }),
+            "the password did not verify"
+        );
+        Ok(took)
+    }
+}

@@ -135,6 +135,7 @@ async fn run() -> Result<()> {
         Sink::Discard,
     ));
     let production = hashing::production_cost()?;
+    let paired_verify = hashing::PairedVerify::new(production).await?;
     let mut measured = Vec::new();
     for kind in &options.backends {
         let backend = backend_name(*kind);
@@ -149,9 +150,17 @@ async fn run() -> Result<()> {
                 continue;
             }
             eprintln!("{backend}: {} {}", case.endpoint(), case.note);
-            let figures = measure(&mut fixture, (index, case), backend, &options, &quiet)
-                .await
-                .with_context(|| format!("{backend}: {} {}", case.endpoint(), case.note))?;
+            let paired = (case.op == cases::Op::Login).then_some(&paired_verify);
+            let figures = measure(
+                &mut fixture,
+                (index, case),
+                backend,
+                &options,
+                &quiet,
+                paired,
+            )
+            .await
+            .with_context(|| format!("{backend}: {} {}", case.endpoint(), case.note))?;
             measured.push(figures);
         }
     }
@@ -187,13 +196,15 @@ async fn check_coverage(fixture: &Fixture) -> Result<()> {
 }
 
 /// Warm-up, one request whose round trips are read from its access log line, then the timed
-/// iterations. Every answer must have the case's status.
+/// iterations, between timed bare verifications when `paired` (login). Every answer must have
+/// the case's status.
 async fn measure(
     fixture: &mut Fixture,
     (index, case): (usize, &Case),
     backend: &'static str,
     options: &Options,
     quiet: &tracing::Dispatch,
+    paired: Option<&hashing::PairedVerify>,
 ) -> Result<Measured> {
     let (warm_up, n) = options.iterations(case.weight);
     let endpoint = case.endpoint();
@@ -223,6 +234,11 @@ async fn measure(
 
     let _quiet = tracing::dispatcher::set_default(quiet);
     let mut samples = Vec::with_capacity(n);
+    let mut verify_ratios = Vec::new();
+    let mut verify_before = match paired {
+        Some(paired) => Some(paired.time().await?),
+        None => None,
+    };
     for _ in 0..n {
         if samples.len() >= MIN_SAMPLES && std::time::Instant::now() > deadline {
             break;
@@ -231,6 +247,12 @@ async fn measure(
         i += 1;
         let (response, sample) = fixture.timed(case.op, request).await;
         expect_status(&response, case.status, &endpoint)?;
+        if let (Some(paired), Some(before)) = (paired, verify_before) {
+            let after = paired.time().await?;
+            let around = (before + after).as_secs_f64() / 2.0;
+            verify_ratios.push(sample.wall.as_secs_f64() / around);
+            verify_before = Some(after);
+        }
         samples.push(sample);
     }
     let mut wall: Vec<_> = samples.iter().map(|s| s.wall).collect();
@@ -248,5 +270,11 @@ async fn measure(
         own_p99: percentile(&mut own, 99.0),
         calls,
         sequential,
+        to_paired_verify: median(&mut verify_ratios),
     })
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_unstable_by(f64::total_cmp);
+    values.get(values.len().checked_sub(1)? / 2).copied()
 }

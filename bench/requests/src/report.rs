@@ -27,6 +27,9 @@ pub struct Measured {
     pub own_p99: Duration,
     pub calls: i64,
     pub sequential: i64,
+    /// Median of each timed request's wall time over the mean of the bare verifications timed
+    /// just before and after it (login only).
+    pub to_paired_verify: Option<f64>,
 }
 
 #[derive(Clone, Copy)]
@@ -273,11 +276,12 @@ pub fn hashing(times: &HashTimes, logins: &[&Measured]) {
             millis(login.wall_p99),
             String::new(),
         ]);
-        let ratio = login.wall_p50.as_secs_f64() / verify_p50.as_secs_f64().max(f64::MIN_POSITIVE);
+        // Judged on the paired ratio: each login over the verifications timed around it.
+        let apart = login.wall_p50.as_secs_f64() / verify_p50.as_secs_f64().max(f64::MIN_POSITIVE);
+        let ratio = login.to_paired_verify.unwrap_or(apart);
         crate::summary::add(
             &format!(
-                "login ÷ one Argon2id verify ({} ms), {}",
-                millis(verify_p50),
+                "login ÷ one Argon2id verify timed around it, {}",
                 login.backend
             ),
             &format!("{ratio:.2}×"),
@@ -286,13 +290,23 @@ pub fn hashing(times: &HashTimes, logins: &[&Measured]) {
         );
         table.row(vec![
             format!(
-                "login ({}) ÷ verify, p50 (target ≤ {LOGIN_TO_VERIFY_TARGET}×)",
+                "login ({}) ÷ the verifies timed around it, median (target ≤ {LOGIN_TO_VERIFY_TARGET}×)",
                 login.backend
             ),
-            String::new(),
+            login.n.to_string(),
             format!("{ratio:.2}×"),
             String::new(),
             pass_or_miss(ratio <= LOGIN_TO_VERIFY_TARGET).to_owned(),
+        ]);
+        table.row(vec![
+            format!(
+                "login ({}) p50 ÷ verify p50 above (measured minutes apart)",
+                login.backend
+            ),
+            String::new(),
+            format!("{apart:.2}×"),
+            String::new(),
+            String::new(),
         ]);
     }
     table.print("3. Password hashing at the production cost, and login against it");

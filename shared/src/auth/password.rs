@@ -5,14 +5,15 @@
 //! passwords or contains the account's email local part. Passwords are NFKC-normalised before
 //! hashing so the same characters typed on different keyboards hash alike.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroize;
 
 use super::email::Email;
 use crate::config::PasswordSettings;
@@ -126,7 +127,9 @@ pub enum HashError {
     #[error("invalid Argon2 parameters")]
     Params(#[source] argon2::Error),
     #[error("hashing failed")]
-    Hash(#[source] argon2::password_hash::Error),
+    Hash(#[source] argon2::Error),
+    #[error("encoding the hash failed")]
+    Encode(#[source] argon2::password_hash::Error),
     #[error("the hashing task failed")]
     Task(#[source] tokio::task::JoinError),
 }
@@ -147,6 +150,7 @@ pub struct PasswordHasher {
     params: Params,
     /// Verified against when the account does not exist, so both paths cost one hash.
     dummy: Arc<OnceLock<String>>,
+    workspaces: Arc<Workspaces>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -164,7 +168,9 @@ impl PasswordHasher {
             None,
         )
         .map_err(HashError::Params)?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
+            workspaces: Arc::new(Workspaces::new(params.block_count(), cores)),
             params,
             dummy: Arc::new(OnceLock::new()),
         })
@@ -184,10 +190,57 @@ impl PasswordHasher {
     }
 
     fn hash_now(&self, password: &str) -> Result<String, HashError> {
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(HashError::Hash)
+        let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
+        rand::rng().fill_bytes(&mut salt);
+        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let argon2 = self.argon2();
+        self.workspaces
+            .run(&argon2, password.as_bytes(), &salt, &mut output)
+            .map_err(HashError::Hash)?;
+        let phc = || -> Result<String, argon2::password_hash::Error> {
+            Ok(PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&self.params)?,
+                salt: Some(Salt::new(&salt)?),
+                hash: Some(Output::new(&output)?),
+            }
+            .to_string())
+        };
+        let phc = phc().map_err(HashError::Encode);
+        output.zeroize();
+        phc
+    }
+
+    /// Whether `password` hashes to `stored`, with the algorithm, version and cost `stored`
+    /// names; the outputs are compared in constant time. A hash that cannot be parsed or run
+    /// does not match.
+    fn matches(&self, password: &str, stored: &PasswordHash) -> bool {
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (
+            Algorithm::try_from(stored.algorithm.as_str()),
+            Params::try_from(stored),
+        ) else {
+            return false;
+        };
+        let Ok(version) = stored
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+        else {
+            return false;
+        };
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut output = vec![0u8; expected.len()];
+        let ran = self
+            .workspaces
+            .run(&argon2, password.as_bytes(), salt, &mut output);
+        // `Output`'s equality is constant-time.
+        let matches =
+            ran.is_ok() && Output::new(&output).is_ok_and(|computed| computed == *expected);
+        output.zeroize();
+        matches
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no account,
@@ -211,10 +264,7 @@ impl PasswordHasher {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return Ok(Verification::Mismatch);
             };
-            let matches = this
-                .argon2()
-                .verify_password(normalized.expose_secret().as_bytes(), &parsed)
-                .is_ok();
+            let matches = this.matches(normalized.expose_secret(), &parsed);
             Ok(if matches && real {
                 Verification::Match {
                     needs_rehash: this.needs_rehash(&parsed),
@@ -237,11 +287,91 @@ impl PasswordHasher {
 
     fn needs_rehash(&self, stored: &PasswordHash) -> bool {
         stored.algorithm != argon2::ARGON2ID_IDENT
+            || stored.version != Some(Version::V0x13.into())
             || Params::try_from(stored).map_or(true, |p| {
                 p.m_cost() != self.params.m_cost()
                     || p.t_cost() != self.params.t_cost()
                     || p.p_cost() != self.params.p_cost()
             })
+    }
+}
+
+/// Argon2's working memory (a 1 KiB block per KiB of the cost: 19 MiB by default), kept between
+/// hashes rather than allocated for each. Allocations that large are mapped fresh from the
+/// kernel and faulted in page by page (always, with the deployed `MALLOC_MMAP_THRESHOLD_`), which
+/// made every hash and verify about 1.7× slower (docs/PERFORMANCE.md). Wiped after every use,
+/// so nothing derived from a password outlives its hash. At most one per core is kept: hashing
+/// is CPU-bound, so more at once only queue, and a burst does not leave its memory behind.
+struct Workspaces {
+    /// Blocks of the configured cost; a stored hash of a higher cost gets a one-off allocation.
+    blocks: usize,
+    keep: usize,
+    /// Workspaces not in use, every block zero.
+    idle: Mutex<Vec<Vec<Block>>>,
+}
+
+impl Workspaces {
+    fn new(blocks: usize, keep: usize) -> Self {
+        Self {
+            blocks,
+            keep,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `argon2` into `output` in a kept workspace when its cost fits one.
+    fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let needed = argon2.params().block_count();
+        if needed > self.blocks {
+            return argon2.hash_password_into(password, salt, output);
+        }
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut workspace = InUse {
+            blocks: idle.unwrap_or_default(),
+            used: needed,
+            home: self,
+        };
+        if workspace.blocks.len() < needed {
+            workspace.blocks.resize(needed, Block::new());
+        }
+        argon2.hash_password_into_with_memory(
+            password,
+            salt,
+            output,
+            &mut workspace.blocks[..needed],
+        )
+    }
+
+    #[cfg(test)]
+    fn idle(&self) -> Vec<Vec<Block>> {
+        self.idle.lock().unwrap().clone()
+    }
+}
+
+/// A workspace taken from [`Workspaces`]: wiped and given back (or freed, beyond `keep`) when
+/// dropped, whether the hash finished or panicked.
+struct InUse<'a> {
+    blocks: Vec<Block>,
+    /// Blocks the hash wrote; the rest are still zero.
+    used: usize,
+    home: &'a Workspaces,
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.blocks[..self.used]
+            .iter_mut()
+            .for_each(Zeroize::zeroize);
+        let mut idle = self.home.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.home.keep {
+            idle.push(std::mem::take(&mut self.blocks));
+        }
     }
 }
 
@@ -357,5 +487,212 @@ mod tests {
                 .unwrap(),
             Verification::Match { needs_rehash: true }
         );
+    }
+
+    /// Hashes made by the argon2 crate's own API, the way every stored hash was made before
+    /// the workspace: other algorithms, versions, costs and output lengths.
+    fn crate_hash(
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        password: &str,
+    ) -> String {
+        use argon2::PasswordHasher as _;
+        Argon2::new(algorithm, version, params)
+            .hash_password(password.as_bytes())
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_hashing() {
+        use argon2::PasswordVerifier as _;
+        let hasher = cheap();
+        let ours = hasher.hash(&Password::new("correct horse")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        let standard = Argon2::default();
+        assert!(standard.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(standard.verify_password(b"wrong horse", &parsed).is_err());
+        assert_eq!(parsed.salt.unwrap().len(), argon2::RECOMMENDED_SALT_LEN);
+        assert_eq!(parsed.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
+        assert_ne!(
+            ours,
+            hasher.hash(&Password::new("correct horse")).await.unwrap()
+        );
+
+        let cheap_params = || Params::new(8, 1, 1, None).unwrap();
+        let current = crate_hash(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            cheap_params(),
+            "correct horse",
+        );
+        let others = [
+            crate_hash(
+                Algorithm::Argon2i,
+                Version::V0x13,
+                cheap_params(),
+                "correct horse",
+            ),
+            crate_hash(
+                Algorithm::Argon2d,
+                Version::V0x13,
+                cheap_params(),
+                "correct horse",
+            ),
+            crate_hash(
+                Algorithm::Argon2id,
+                Version::V0x10,
+                cheap_params(),
+                "correct horse",
+            ),
+            crate_hash(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(16, 2, 2, Some(64)).unwrap(),
+                "correct horse",
+            ),
+        ];
+        let verify = |hash: &str, password: &str| {
+            let (hasher, hash, password) =
+                (hasher.clone(), hash.to_owned(), Password::new(password));
+            async move { hasher.verify(&password, Some(&hash)).await.unwrap() }
+        };
+        assert_eq!(
+            verify(&current, "correct horse").await,
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        for other in &others {
+            assert_eq!(
+                verify(other, "correct horse").await,
+                Verification::Match { needs_rehash: true },
+                "{other}"
+            );
+            assert_eq!(
+                verify(other, "wrong horse").await,
+                Verification::Mismatch,
+                "{other}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn damaged_or_foreign_hashes_never_match() {
+        let hasher = cheap();
+        let good = hasher.hash(&Password::new("correct horse")).await.unwrap();
+        let (head, output) = good.rsplit_once('$').unwrap();
+        let flipped = format!("{head}${}", flip_first_char(output));
+        let (no_output, _) = good.rsplit_once('$').unwrap();
+        let bad = [
+            flipped,
+            no_output.to_owned(),
+            good.replace("$argon2id$", "$argon2x$"),
+            good.replace("$v=19$", "$v=18$"),
+            good.replace("m=8,", "m=1,"),
+            format!("$pbkdf2-sha256$i=1000${}", output),
+        ];
+        for hash in &bad {
+            assert_eq!(
+                hasher
+                    .verify(&Password::new("correct horse"), Some(hash))
+                    .await
+                    .unwrap(),
+                Verification::Mismatch,
+                "{hash}"
+            );
+        }
+    }
+
+    fn flip_first_char(text: &str) -> String {
+        let first = if text.starts_with('A') { 'B' } else { 'A' };
+        format!("{first}{}", &text[1..])
+    }
+
+    fn all_zero(workspace: &[Block]) -> bool {
+        let zero = format!("{:?}", Block::new());
+        workspace.iter().all(|block| format!("{block:?}") == zero)
+    }
+
+    #[test]
+    fn workspaces_are_reused_wiped_bounded_and_never_grown_past_the_configured_cost() {
+        let (salt, password) = (b"sixteen byte salt", b"correct horse");
+        let argon2 = |m_kib| {
+            let params = Params::new(m_kib, 1, 1, None).unwrap();
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        };
+        let (small, large) = (argon2(8), argon2(32));
+        let fresh = |argon2: &Argon2<'_>| {
+            let mut output = [0u8; 32];
+            argon2
+                .hash_password_into(password, salt, &mut output)
+                .unwrap();
+            output
+        };
+        let mut output = [0u8; 32];
+        let workspaces = Workspaces::new(8, 2);
+
+        workspaces.run(&small, password, salt, &mut output).unwrap();
+        assert_eq!(
+            output,
+            fresh(&small),
+            "the same result as a fresh allocation"
+        );
+        let idle = workspaces.idle();
+        assert_eq!(idle.len(), 1);
+        assert_eq!(idle[0].len(), 8);
+        assert!(all_zero(&idle[0]), "wiped after use");
+
+        // A stored hash of a higher cost than the configured one: a one-off allocation.
+        workspaces.run(&large, password, salt, &mut output).unwrap();
+        assert_eq!(output, fresh(&large));
+        assert_eq!(
+            workspaces.idle().iter().map(Vec::len).collect::<Vec<_>>(),
+            [8]
+        );
+
+        // Reused for a smaller cost, with the same result as a fresh allocation.
+        let workspaces = Workspaces::new(32, 2);
+        workspaces.run(&large, password, salt, &mut output).unwrap();
+        workspaces.run(&small, password, salt, &mut output).unwrap();
+        assert_eq!(output, fresh(&small));
+        let idle = workspaces.idle();
+        assert_eq!(idle.iter().map(Vec::len).collect::<Vec<_>>(), [32]);
+        assert!(all_zero(&idle[0]));
+    }
+
+    #[test]
+    fn no_more_workspaces_are_kept_than_allowed() {
+        let workspaces = Workspaces::new(8, 2);
+        let in_use: Vec<InUse<'_>> = (0..3)
+            .map(|_| InUse {
+                blocks: vec![Block::new(); 8],
+                used: 8,
+                home: &workspaces,
+            })
+            .collect();
+        drop(in_use);
+        assert_eq!(workspaces.idle().len(), 2, "the third is freed");
+
+        // And through real concurrent hashes.
+        let params = Params::new(64, 4, 1, None).unwrap();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let workspaces = Workspaces::new(64, 2);
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    let mut output = [0u8; 32];
+                    start.wait();
+                    workspaces
+                        .run(&argon2, b"correct horse", b"sixteen byte salt", &mut output)
+                        .unwrap();
+                });
+            }
+        });
+        let idle = workspaces.idle();
+        assert!((1..=2).contains(&idle.len()), "{} kept", idle.len());
+        assert!(idle.iter().all(|workspace| all_zero(workspace)));
     }
 }
