@@ -168,9 +168,8 @@ impl PasswordHasher {
             None,
         )
         .map_err(HashError::Params)?;
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
-            workspaces: Arc::new(Workspaces::new(params.block_count(), cores)),
+            workspaces: Arc::new(Workspaces::new(params.block_count())),
             params,
             dummy: Arc::new(OnceLock::new()),
         })
@@ -305,18 +304,34 @@ impl PasswordHasher {
 struct Workspaces {
     /// Blocks of the configured cost; a stored hash of a higher cost gets a one-off allocation.
     blocks: usize,
-    keep: usize,
+    /// How many are kept: the number of cores, read at the first hash rather than at start
+    /// (reading the cgroup's CPU quota is a few file reads of every cold start).
+    keep: OnceLock<usize>,
     /// Workspaces not in use, every block zero.
     idle: Mutex<Vec<Vec<Block>>>,
 }
 
 impl Workspaces {
-    fn new(blocks: usize, keep: usize) -> Self {
+    fn new(blocks: usize) -> Self {
         Self {
             blocks,
-            keep,
+            keep: OnceLock::new(),
             idle: Mutex::new(Vec::new()),
         }
+    }
+
+    #[cfg(test)]
+    fn keeping(blocks: usize, keep: usize) -> Self {
+        Self {
+            keep: OnceLock::from(keep),
+            ..Self::new(blocks)
+        }
+    }
+
+    fn keep(&self) -> usize {
+        *self
+            .keep
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
     }
 
     /// Runs `argon2` into `output` in a kept workspace when its cost fits one.
@@ -369,7 +384,7 @@ impl Drop for InUse<'_> {
             .iter_mut()
             .for_each(Zeroize::zeroize);
         let mut idle = self.home.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.home.keep {
+        if idle.len() < self.home.keep() {
             idle.push(std::mem::take(&mut self.blocks));
         }
     }
@@ -631,7 +646,7 @@ mod tests {
             output
         };
         let mut output = [0u8; 32];
-        let workspaces = Workspaces::new(8, 2);
+        let workspaces = Workspaces::keeping(8, 2);
 
         workspaces.run(&small, password, salt, &mut output).unwrap();
         assert_eq!(
@@ -653,7 +668,7 @@ mod tests {
         );
 
         // Reused for a smaller cost, with the same result as a fresh allocation.
-        let workspaces = Workspaces::new(32, 2);
+        let workspaces = Workspaces::keeping(32, 2);
         workspaces.run(&large, password, salt, &mut output).unwrap();
         workspaces.run(&small, password, salt, &mut output).unwrap();
         assert_eq!(output, fresh(&small));
@@ -664,7 +679,7 @@ mod tests {
 
     #[test]
     fn no_more_workspaces_are_kept_than_allowed() {
-        let workspaces = Workspaces::new(8, 2);
+        let workspaces = Workspaces::keeping(8, 2);
         let in_use: Vec<InUse<'_>> = (0..3)
             .map(|_| InUse {
                 blocks: vec![Block::new(); 8],
@@ -678,7 +693,7 @@ mod tests {
         // And through real concurrent hashes.
         let params = Params::new(64, 4, 1, None).unwrap();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let workspaces = Workspaces::new(64, 2);
+        let workspaces = Workspaces::keeping(64, 2);
         let start = std::sync::Barrier::new(8);
         std::thread::scope(|scope| {
             for _ in 0..8 {
