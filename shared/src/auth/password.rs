@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
-use rand::RngCore;
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use unicode_normalization::UnicodeNormalization;
@@ -126,6 +127,8 @@ pub fn is_common(password: &str) -> bool {
 pub enum HashError {
     #[error("invalid Argon2 parameters")]
     Params(#[source] argon2::Error),
+    #[error("no randomness for a salt")]
+    Salt(#[source] rand::rand_core::OsError),
     #[error("hashing failed")]
     Hash(#[source] argon2::Error),
     #[error("encoding the hash failed")]
@@ -190,8 +193,12 @@ impl PasswordHasher {
 
     fn hash_now(&self, password: &str) -> Result<String, HashError> {
         let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
-        rand::rng().fill_bytes(&mut salt);
-        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        OsRng.try_fill_bytes(&mut salt).map_err(HashError::Salt)?;
+        let length = self
+            .params
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let mut output = vec![0u8; length];
         let argon2 = self.argon2();
         self.workspaces
             .run(&argon2, password.as_bytes(), &salt, &mut output)
@@ -334,7 +341,9 @@ impl Workspaces {
             .get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
     }
 
-    /// Runs `argon2` into `output` in a kept workspace when its cost fits one.
+    /// Runs `argon2` into `output` in a kept workspace when its cost fits one, and otherwise
+    /// (a stored hash of a higher cost than the configured one) in memory of its own, wiped and
+    /// freed afterwards.
     fn run(
         &self,
         argon2: &Argon2<'_>,
@@ -343,18 +352,21 @@ impl Workspaces {
         output: &mut [u8],
     ) -> Result<(), argon2::Error> {
         let needed = argon2.params().block_count();
-        if needed > self.blocks {
-            return argon2.hash_password_into(password, salt, output);
-        }
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (blocks, home) = if needed > self.blocks {
+            (Vec::new(), None)
+        } else {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            (idle.unwrap_or_default(), Some(self))
+        };
         let mut workspace = InUse {
-            blocks: idle.unwrap_or_default(),
-            used: needed,
-            home: self,
+            blocks,
+            used: 0,
+            home,
         };
         if workspace.blocks.len() < needed {
             workspace.blocks.resize(needed, Block::new());
         }
+        workspace.used = needed;
         argon2.hash_password_into_with_memory(
             password,
             salt,
@@ -369,13 +381,13 @@ impl Workspaces {
     }
 }
 
-/// A workspace taken from [`Workspaces`]: wiped and given back (or freed, beyond `keep`) when
-/// dropped, whether the hash finished or panicked.
+/// A workspace in use: wiped when dropped, whether the hash finished or panicked, then given
+/// back to its [`Workspaces`] (or freed: a one-off, or one beyond `keep`).
 struct InUse<'a> {
     blocks: Vec<Block>,
-    /// Blocks the hash wrote; the rest are still zero.
+    /// Blocks the hash may have written; the rest are still zero.
     used: usize,
-    home: &'a Workspaces,
+    home: Option<&'a Workspaces>,
 }
 
 impl Drop for InUse<'_> {
@@ -383,8 +395,9 @@ impl Drop for InUse<'_> {
         self.blocks[..self.used]
             .iter_mut()
             .for_each(Zeroize::zeroize);
-        let mut idle = self.home.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.home.keep() {
+        let Some(home) = self.home else { return };
+        let mut idle = home.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < home.keep() {
             idle.push(std::mem::take(&mut self.blocks));
         }
     }
@@ -528,8 +541,18 @@ mod tests {
         let standard = Argon2::default();
         assert!(standard.verify_password(b"correct horse", &parsed).is_ok());
         assert!(standard.verify_password(b"wrong horse", &parsed).is_err());
-        assert_eq!(parsed.salt.unwrap().len(), argon2::RECOMMENDED_SALT_LEN);
+        let salt = parsed.salt.unwrap();
+        assert_eq!(salt.len(), argon2::RECOMMENDED_SALT_LEN);
         assert_eq!(parsed.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
+        // Byte for byte the string the crate makes from the same salt.
+        let params = Params::new(8, 1, 1, None).unwrap();
+        let same_salt = argon2::PasswordHasher::hash_password_with_salt(
+            &Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            b"correct horse",
+            &salt,
+        )
+        .unwrap();
+        assert_eq!(ours, same_salt.to_string());
         assert_ne!(
             ours,
             hasher.hash(&Password::new("correct horse")).await.unwrap()
@@ -579,6 +602,12 @@ mod tests {
                 needs_rehash: false
             }
         );
+        // Without a version field: read as 1.3, as the argon2 crate reads it, and re-hashed.
+        let unversioned = current.replace("$v=19$", "$");
+        assert_eq!(
+            verify(&unversioned, "correct horse").await,
+            Verification::Match { needs_rehash: true }
+        );
         for other in &others {
             assert_eq!(
                 verify(other, "correct horse").await,
@@ -606,6 +635,8 @@ mod tests {
             good.replace("$argon2id$", "$argon2x$"),
             good.replace("$v=19$", "$v=18$"),
             good.replace("m=8,", "m=1,"),
+            // A valid cost, but not the one the output was made with.
+            good.replace("t=1,", "t=2,"),
             format!("$pbkdf2-sha256$i=1000${}", output),
         ];
         for hash in &bad {
@@ -684,7 +715,7 @@ mod tests {
             .map(|_| InUse {
                 blocks: vec![Block::new(); 8],
                 used: 8,
-                home: &workspaces,
+                home: Some(&workspaces),
             })
             .collect();
         drop(in_use);
