@@ -75,6 +75,8 @@ pub enum Op {
     ListSessions,
     RevokeSession,
     Signup,
+    /// Signup with a password as short as most people's: the common-password check runs on it.
+    SignupShortPassword,
     Adherence,
     ListAllergies,
     CreateAllergy,
@@ -258,6 +260,15 @@ pub const CASES: &[Case] = &[
     )
     .note("a new session each"),
     case(Op::Signup, "POST", "/v1/auth/signup", 201, Argon2).argon2(1),
+    case(
+        Op::SignupShortPassword,
+        "POST",
+        "/v1/auth/signup",
+        201,
+        Argon2,
+    )
+    .note("12-character password")
+    .argon2(1),
     case(Op::Liveness, "GET", "/v1/health", 200, Light),
     case(Op::OpenApi, "GET", "/v1/openapi.json", 200, Light),
     case(Op::Readiness, "GET", "/v1/ready", 200, Light),

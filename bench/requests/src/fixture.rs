@@ -437,12 +437,17 @@ impl Fixture {
                     &access,
                 )
             }
-            Op::Signup => {
+            Op::Signup | Op::SignupShortPassword => {
                 let email = self.new_email("newcomer");
+                let password = if op == Op::Signup {
+                    PASSWORD
+                } else {
+                    "Kx7!mQ2#vR9p"
+                };
                 json_request(
                     "POST",
                     "/v1/auth/signup",
-                    &json!({"name": "Ada Lovelace", "email": email, "password": PASSWORD}),
+                    &json!({"name": "Ada Lovelace", "email": email, "password": password}),
                 )
             }
             Op::Adherence => get(&url(&format!("adherence?{MONTH}")), reader),
