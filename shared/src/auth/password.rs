@@ -288,7 +288,7 @@ impl PasswordHasher {
 /// Argon2's working memory (a 1 KiB block per KiB of the cost: 19 MiB by default), kept between
 /// hashes rather than allocated for each. Allocations that large are mapped fresh from the
 /// kernel and faulted in page by page (always, with the deployed `MALLOC_MMAP_THRESHOLD_`), which
-/// made every hash and verify about 1.7× slower (docs/PERFORMANCE.md). Wiped after every use,
+/// made every hash and verify about 1.6× slower (docs/PERFORMANCE.md). Wiped after every use,
 /// so nothing derived from a password outlives its hash. At most one per core is kept: hashing
 /// is CPU-bound, so more at once only queue, and a burst does not leave its memory behind.
 struct Workspaces {
