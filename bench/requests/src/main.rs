@@ -136,7 +136,7 @@ async fn run() -> Result<()> {
         Sink::Discard,
     ));
     let production = hashing::production_cost()?;
-    let paired_verify = hashing::PairedVerify::new(production).await?;
+    let verifier = hashing::Verifier::new(production).await?;
     let mut measured = Vec::new();
     for kind in &options.backends {
         let backend = backend_name(*kind);
@@ -151,7 +151,7 @@ async fn run() -> Result<()> {
                 continue;
             }
             eprintln!("{backend}: {} {}", case.endpoint(), case.note);
-            let paired = (case.op == cases::Op::Login).then_some(&paired_verify);
+            let paired = (case.op == cases::Op::Login).then_some(&verifier);
             let figures = measure(
                 &mut fixture,
                 (index, case),
@@ -168,7 +168,7 @@ async fn run() -> Result<()> {
     report::requests(&measured);
     report::round_trip_targets(&measured);
     eprintln!("hashing at the production cost");
-    let times = hashing::measure(production, options.hashing).await?;
+    let times = hashing::measure(&verifier, options.hashing).await?;
     let logins: Vec<&Measured> = measured
         .iter()
         .filter(|m| m.case.op == cases::Op::Login)
@@ -205,7 +205,7 @@ async fn measure(
     backend: &'static str,
     options: &Options,
     quiet: &tracing::Dispatch,
-    paired: Option<&hashing::PairedVerify>,
+    paired: Option<&hashing::Verifier>,
 ) -> Result<Measured> {
     let (warm_up, n) = options.iterations(case.weight);
     let endpoint = case.endpoint();
@@ -237,7 +237,7 @@ async fn measure(
     let mut samples = Vec::with_capacity(n);
     let mut verify_ratios = Vec::new();
     let mut verify_before = match paired {
-        Some(paired) => Some(paired.time().await?),
+        Some(paired) => Some(paired.time_verify().await?),
         None => None,
     };
     for _ in 0..n {
@@ -249,7 +249,7 @@ async fn measure(
         let (response, sample) = fixture.timed(case.op, request).await;
         expect_status(&response, case.status, &endpoint)?;
         if let (Some(paired), Some(before)) = (paired, verify_before) {
-            let after = paired.time().await?;
+            let after = paired.time_verify().await?;
             let around = (before + after).as_secs_f64() / 2.0;
             verify_ratios.push(sample.wall.as_secs_f64() / around);
             verify_before = Some(after);
