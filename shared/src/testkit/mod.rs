@@ -26,12 +26,14 @@ pub enum BackendKind {
     DynamoDb,
 }
 
-/// A store of its own for one test, with a manual clock set to the real time now.
+/// A store of its own for one test, with a manual clock set to the real time now. Its temporary
+/// folder (the SQLite file, and the local data of every [`context`] over it: dev secrets, the
+/// mail outbox) is removed with it.
 pub struct TestStore {
     pub store: Store,
     pub clock: Clock,
     pub backend: Arc<dyn Backend>,
-    _dir: Option<tempfile::TempDir>,
+    dir: tempfile::TempDir,
 }
 
 impl TestStore {
@@ -66,7 +68,7 @@ impl TestStore {
             store: Store::new(backend.clone(), clock.clone()),
             clock,
             backend,
-            _dir: Some(dir),
+            dir,
         }
     }
 
@@ -78,7 +80,7 @@ impl TestStore {
             store: Store::new(backend.clone(), clock.clone()),
             clock,
             backend,
-            _dir: None,
+            dir: tempfile::tempdir().expect("temporary folder"),
         }
     }
 }
@@ -100,9 +102,13 @@ pub async fn dynamodb_table() -> DynamoBackend {
     panic!("could not create a table in DynamoDB Local at {endpoint}: {last_error:?}");
 }
 
-/// Settings for a test: development defaults plus `overrides`, never the process environment.
-/// Password hashing is cheap in dev unless a test asks for the real cost (prod refuses cheap).
-pub fn settings(overrides: &[(&str, &str)]) -> crate::config::Settings {
+/// Settings for a test: development defaults plus `overrides`, never the process environment,
+/// with local state (dev secrets, outbox) in `local_data_dir`. Password hashing is cheap in dev
+/// unless a test asks for the real cost (prod refuses cheap).
+pub fn settings(
+    local_data_dir: &std::path::Path,
+    overrides: &[(&str, &str)],
+) -> crate::config::Settings {
     let deployed = overrides
         .iter()
         .any(|(name, value)| *name == "ENV" && *value != "dev");
@@ -117,10 +123,7 @@ pub fn settings(overrides: &[(&str, &str)]) -> crate::config::Settings {
         env.set("PASSWORD_HASH_MEMORY_KIB", "8");
         env.set("PASSWORD_HASH_ITERATIONS", "1");
     }
-    // Each context's local state (dev secrets, outbox) in a folder of its own.
-    let local =
-        std::env::temp_dir().join(format!("medplat-test-{}", uuid::Uuid::new_v4().simple()));
-    env.set("LOCAL_DATA_DIR", &local.display().to_string());
+    env.set("LOCAL_DATA_DIR", &local_data_dir.display().to_string());
     for (name, value) in overrides {
         env.set(name, value);
     }
@@ -133,7 +136,12 @@ pub fn context(
     overrides: &[(&str, &str)],
 ) -> (crate::AppContext, crate::telemetry::Sink) {
     let metrics_sink = crate::telemetry::Sink::memory();
-    let settings = settings(overrides);
+    // Each context's local state in a folder of its own, inside the store's.
+    let local = store
+        .dir
+        .path()
+        .join(format!("local-{}", uuid::Uuid::new_v4().simple()));
+    let settings = settings(&local, overrides);
     let outbox = Arc::new(crate::mailer::OutboxMailer::new(
         settings.local_data_dir.join("outbox"),
     ));
