@@ -246,6 +246,7 @@ impl Fixture {
         let sample = Sample {
             wall,
             store: store.wall,
+            client_cpu: store.cpu,
             own_cpu: cpu.saturating_sub(store.cpu),
         };
         (response, sample)

@@ -2,7 +2,7 @@
 //!
 //! 1. every endpoint of the OpenAPI document, in process through the whole API (every function's
 //!    router), on the embedded store and on DynamoDB Local: median and p99 of wall time, the time
-//!    spent in the store, and our own CPU time per request;
+//!    spent in the store, the store client's CPU time, and our own CPU time per request;
 //! 2. the store round trips of one request of each (total and sequential, from the access log),
 //!    and the sequential ones against their targets;
 //! 3. Argon2id at the production cost, and login against it.
@@ -258,6 +258,7 @@ async fn measure(
     }
     let mut wall: Vec<_> = samples.iter().map(|s| s.wall).collect();
     let mut store: Vec<_> = samples.iter().map(|s| s.store).collect();
+    let mut client: Vec<_> = samples.iter().map(|s| s.client_cpu).collect();
     let mut own: Vec<_> = samples.iter().map(|s| s.own_cpu).collect();
     Ok(Measured {
         index,
@@ -267,6 +268,7 @@ async fn measure(
         wall_p50: percentile(&mut wall, 50.0),
         wall_p99: percentile(&mut wall, 99.0),
         store_p50: percentile(&mut store, 50.0),
+        client_p50: percentile(&mut client, 50.0),
         own_p50: percentile(&mut own, 50.0),
         own_p99: percentile(&mut own, 99.0),
         calls,

@@ -157,6 +157,10 @@ pub struct Sample {
     pub wall: Duration,
     /// Wall time with a store call in flight.
     pub store: Duration,
+    /// CPU time of the runtime thread while a store call was in flight: the store client's work
+    /// (on DynamoDB the SDK: serialising, signing, HTTP; on SQLite handing each call to the
+    /// blocking pool and being woken), which neither side of the table would see otherwise.
+    pub client_cpu: Duration,
     /// CPU time of the runtime thread outside store calls: routing, extractors, validation,
     /// tokens, the handler's own work, serialisation, logs and metrics.
     pub own_cpu: Duration,
@@ -175,6 +179,74 @@ pub fn percentile(values: &mut [Duration], p: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store whose reads burn `SPIN` of the calling thread's CPU, as the SDK's client work does.
+    struct SpinningStore;
+
+    const SPIN: Duration = Duration::from_millis(3);
+
+    fn spin(for_cpu: Duration) {
+        let until = thread_cpu() + for_cpu;
+        while thread_cpu() < until {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[async_trait]
+    impl Backend for SpinningStore {
+        fn name(&self) -> &'static str {
+            "spinning"
+        }
+        async fn get(&self, _: &Key, _: i64) -> Result<Option<Item>, StoreError> {
+            spin(SPIN);
+            Ok(None)
+        }
+        async fn put(&self, _: Item, _: Option<&Condition>, _: i64) -> Result<(), StoreError> {
+            Err(StoreError::Invalid("not used".to_owned()))
+        }
+        async fn update(
+            &self,
+            _: &Key,
+            _: &[Update],
+            _: Option<&Condition>,
+            _: i64,
+        ) -> Result<Item, StoreError> {
+            Err(StoreError::Invalid("not used".to_owned()))
+        }
+        async fn delete(
+            &self,
+            _: &Key,
+            _: Option<&Condition>,
+            _: i64,
+        ) -> Result<Option<Item>, StoreError> {
+            Err(StoreError::Invalid("not used".to_owned()))
+        }
+        async fn query(&self, _: &Query, _: i64) -> Result<Page, StoreError> {
+            Err(StoreError::Invalid("not used".to_owned()))
+        }
+        async fn transact(&self, _: &[Write], _: i64) -> Result<(), StoreError> {
+            Err(StoreError::Invalid("not used".to_owned()))
+        }
+    }
+
+    /// The client's CPU is counted while a call is in flight, once for calls made together, and
+    /// never for work between calls (which is ours).
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_cpu_is_the_thread_cpu_of_calls_in_flight() {
+        let meter = TimedBackend::new(Arc::new(SpinningStore));
+        let key = Key::new("p", "s");
+        meter.get(&key, 0).await.unwrap();
+        let (a, b) = tokio::join!(meter.get(&key, 0), meter.get(&key, 0));
+        assert!(a.unwrap().is_none() && b.unwrap().is_none());
+        spin(SPIN);
+        let total = meter.total();
+        assert!(
+            total.cpu >= SPIN * 3 && total.cpu < SPIN * 4,
+            "three calls' spin and not the spin between them: {:?}",
+            total.cpu
+        );
+        assert!(total.wall >= total.cpu, "{total:?}");
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {
