@@ -229,8 +229,8 @@ mod tests {
         }
     }
 
-    /// The client's CPU is counted while a call is in flight, once for calls made together, and
-    /// never for work between calls (which is ours).
+    /// The client's CPU is the thread's CPU inside calls, alone or made together, and never the
+    /// work between calls (which is ours).
     #[tokio::test(flavor = "current_thread")]
     async fn client_cpu_is_the_thread_cpu_of_calls_in_flight() {
         let meter = TimedBackend::new(Arc::new(SpinningStore));
