@@ -148,12 +148,8 @@ async fn the_whole_journey_from_setup_to_a_two_step_sign_in(t: TestStore) {
     assert!(uri.starts_with("otpauth://totp/ExamPrepSite:journey%40example.com?"));
     assert!(uri.contains(&format!("secret={secret}")) && uri.contains("issuer=ExamPrepSite"));
     assert!(uri.contains("period=30"));
-    assert!(
-        body["qr_code"]
-            .as_str()
-            .unwrap()
-            .starts_with("data:image/svg+xml;base64,")
-    );
+    // The QR code, drawn and scanned, is the URI.
+    assert_eq!(scan_qr_code(body["qr_code"].as_str().unwrap()), uri);
     assert_eq!(
         (body["digits"].as_u64(), body["period"].as_u64()),
         (Some(6), Some(30))
@@ -1006,4 +1002,32 @@ async fn an_older_session_confirms_with_the_password_to_turn_mfa_on(t: TestStore
         .await;
     assert_eq!(enabled.status, 200, "{}", enabled.text());
     // A fresh session needs no password: the journey test enables with the code alone.
+}
+
+/// What a phone reads from a `data:image/svg+xml;base64,` QR code: the SVG drawn to pixels
+/// (resvg) and decoded (rqrr), both independent of the code that made it.
+fn scan_qr_code(data_uri: &str) -> String {
+    use base64::Engine;
+    use resvg::{tiny_skia, usvg};
+
+    let base64 = data_uri
+        .strip_prefix("data:image/svg+xml;base64,")
+        .expect("an SVG data URI");
+    let svg = base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .unwrap();
+    let tree = usvg::Tree::from_data(&svg, &usvg::Options::default()).expect("a valid SVG");
+    let size = tree.size().to_int_size();
+    assert!(size.width() >= 240, "the image is {} px wide", size.width());
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let (width, height) = (pixmap.width() as usize, pixmap.height() as usize);
+    let rgba = pixmap.data();
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        rgba[(y * width + x) * 4]
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    let (_, content) = grids[0].decode().expect("the QR code decodes");
+    content
 }

@@ -93,7 +93,7 @@ pub fn unlink_writes(user_id: &str, identity: &Identity) -> Vec<Write> {
 pub fn identities_in(items: &[Item]) -> Result<Vec<Identity>, StoreError> {
     items
         .iter()
-        .filter(|i| i.key().is_some_and(|k| k.sk.starts_with(IDENTITY_PREFIX)))
+        .filter(|i| i.sk().is_some_and(|sk| sk.starts_with(IDENTITY_PREFIX)))
         .map(Item::to_entity)
         .collect()
 }

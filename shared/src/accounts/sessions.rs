@@ -299,7 +299,7 @@ pub async fn close_after_commit(ctx: &AppContext, sessions: &[Session]) {
 pub fn sessions_in(items: &[Item]) -> Result<Vec<Session>, StoreError> {
     items
         .iter()
-        .filter(|i| i.key().is_some_and(|k| k.sk.starts_with(SESSION_PREFIX)))
+        .filter(|i| i.sk().is_some_and(|sk| sk.starts_with(SESSION_PREFIX)))
         .map(Item::to_entity)
         .collect()
 }

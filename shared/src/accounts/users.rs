@@ -114,9 +114,7 @@ pub fn create_writes(
 
 /// The profile's item in a page of the user's partition.
 pub fn profile_item(items: &[Item]) -> Option<&Item> {
-    items
-        .iter()
-        .find(|i| i.key().is_some_and(|k| k.sk == PROFILE))
+    items.iter().find(|i| i.sk() == Some(PROFILE))
 }
 
 /// When the password last changed (epoch seconds), from a page of the user's partition:

@@ -175,7 +175,7 @@ pub struct Enrollment {
 fn find<T: serde::de::DeserializeOwned>(items: &[Item], sk: &str) -> Result<Option<T>, StoreError> {
     items
         .iter()
-        .find(|i| i.key().is_some_and(|k| k.sk == sk))
+        .find(|i| i.sk() == Some(sk))
         .map(Item::to_entity)
         .transpose()
 }

@@ -3,6 +3,8 @@
 //! stored them (pyotp's base32 text, encrypted with the Fernet key `MFA_ENCRYPTION_KEY`), so a
 //! secret either side wrote works on both.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
@@ -84,17 +86,46 @@ pub fn provisioning(
 
 /// `uri` as a QR code: an SVG image, base64, in a `data:` URI an `<img>` can show.
 pub fn qr_code_data_uri(uri: &str) -> Result<String, MfaError> {
-    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M)
+    let code = fast_qr::QRBuilder::new(uri)
+        .ecl(fast_qr::ECL::M)
+        .build()
         .map_err(|err| MfaError::Totp(err.to_string()))?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
     Ok(format!(
         "data:image/svg+xml;base64,{}",
-        STANDARD.encode(svg.as_bytes())
+        STANDARD.encode(qr_svg(&code))
     ))
+}
+
+/// Modules of light border around the code, as the QR standard asks.
+const QUIET_ZONE: usize = 4;
+/// The image is at least this many pixels wide, in whole pixels per module.
+const QR_MIN_PIXELS: usize = 240;
+
+/// The code as an SVG image: one path, a rectangle per run of dark modules in a row (a
+/// few KiB, where a square per module would be three times that).
+fn qr_svg(code: &fast_qr::QRCode) -> String {
+    let size = code.size;
+    let side = size + 2 * QUIET_ZONE;
+    let pixels = side * QR_MIN_PIXELS.div_ceil(side);
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{pixels}" height="{pixels}" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d=""##
+    );
+    for (y, row) in code.data[..size * size].chunks_exact(size).enumerate() {
+        let mut x = 0;
+        while x < size {
+            let run = row[x..].iter().take_while(|m| m.value()).count();
+            if run > 0 {
+                let (left, top) = (x + QUIET_ZONE, y + QUIET_ZONE);
+                // Writing to a String cannot fail.
+                let _ = write!(svg, "M{left} {top}h{run}v1h-{run}z");
+                x += run;
+            } else {
+                x += 1;
+            }
+        }
+    }
+    svg.push_str(r#""/></svg>"#);
+    svg
 }
 
 /// The time step `code` matches at `now` (epoch seconds), allowing one step of skew.

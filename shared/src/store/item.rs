@@ -156,6 +156,12 @@ impl Item {
         Self(attrs)
     }
 
+    /// The item's sort key, when it is a string: for picking items out of a partition without
+    /// copying their keys.
+    pub fn sk(&self) -> Option<&str> {
+        self.get_str(SK)
+    }
+
     /// The item's key, when both key attributes are strings.
     pub fn key(&self) -> Option<Key> {
         Some(Key::new(self.get_str(PK)?, self.get_str(SK)?))

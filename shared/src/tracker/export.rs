@@ -47,7 +47,7 @@ impl Export {
     ) -> Result<Self, StoreError> {
         let contact = items
             .iter()
-            .find(|i| i.key().is_some_and(|k| k.sk == CONTACT_SK))
+            .find(|i| i.sk() == Some(CONTACT_SK))
             .map(Item::to_entity)
             .transpose()?;
         // Entries of one day come in id order; show them by local time.

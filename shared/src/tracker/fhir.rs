@@ -24,6 +24,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::{Offset, TimeZone};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -118,18 +119,20 @@ pub fn bundle(export: &Export) -> Value {
         entries.push(r.entry(feeling_resource(feeling, &patient)));
     }
 
-    compact(json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": instant(&export.exported_at),
-        "entry": entries,
-    }))
+    });
+    bundle["entry"] = Value::Array(entries);
+    compact(&mut bundle);
+    bundle
 }
 
-/// One resource of the bundle: its UUID and type.
+/// One resource of the bundle: its `urn:uuid:` URL and type.
 #[derive(Clone, Debug)]
 struct Ref {
-    id: String,
+    url: String,
     kind: &'static str,
 }
 
@@ -137,34 +140,72 @@ impl Ref {
     /// The resource for item `id` of kind `tag` of `user` (the same UUID in every export).
     fn new(user: &str, kind: &'static str, tag: &str, id: &str) -> Self {
         Self {
-            id: name_uuid(&format!("{user}/{tag}/{id}")).to_string(),
+            url: format!("urn:uuid:{}", name_uuid(&format!("{user}/{tag}/{id}"))),
             kind,
         }
     }
 
-    fn url(&self) -> String {
-        format!("urn:uuid:{}", self.id)
+    fn id(&self) -> &str {
+        self.url.trim_start_matches("urn:uuid:")
     }
 
-    fn reference(&self) -> Value {
-        json!({ "reference": self.url(), "type": self.kind })
+    fn reference(&self) -> Reference<'_> {
+        Reference {
+            reference: &self.url,
+            kind: self.kind,
+        }
     }
 
+    /// The bundle entry of `resource`, which gets this resource's type and id. The resource
+    /// is moved, not copied: `json!` would copy a `Value` it is given, and the entries are most
+    /// of a bundle.
     fn entry(&self, mut resource: Value) -> Value {
         if let Some(fields) = resource.as_object_mut() {
-            // `resourceType` and `id` first, as FHIR's JSON examples have them.
-            let mut ordered = Map::new();
-            ordered.insert("resourceType".into(), Value::from(self.kind));
-            ordered.insert("id".into(), Value::from(self.id.clone()));
-            for (key, value) in std::mem::take(fields) {
-                if key != "resourceType" && key != "id" {
-                    ordered.insert(key, value);
-                }
-            }
-            *fields = ordered;
+            fields.insert("resourceType".into(), Value::from(self.kind));
+            fields.insert("id".into(), Value::from(self.id()));
         }
-        json!({ "fullUrl": self.url(), "resource": resource })
+        let mut entry = Map::new();
+        entry.insert("fullUrl".into(), Value::String(self.url.clone()));
+        entry.insert("resource".into(), resource);
+        Value::Object(entry)
     }
+}
+
+// The small data types FHIR resources are made of. `json!` serialises these straight into the
+// resource, where a `Value` would be built and then copied.
+
+/// A `Reference` to another resource of the bundle.
+#[derive(Serialize)]
+struct Reference<'a> {
+    reference: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A `CodeableConcept` of one `Coding`.
+#[derive(Serialize)]
+struct CodeableConcept<'a> {
+    coding: [Coding<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Coding<'a> {
+    system: &'a str,
+    code: &'a str,
+    display: &'a str,
+}
+
+/// An `Annotation` (a note).
+#[derive(Serialize)]
+struct Annotation<'a> {
+    text: &'a str,
+}
+
+/// A `ContactPoint`.
+#[derive(Serialize)]
+struct ContactPoint<'a> {
+    system: &'a str,
+    value: &'a str,
 }
 
 /// A version 5 (SHA-1, name-based) UUID of `name` in [`NAMESPACE`], as RFC 9562 defines it.
@@ -269,24 +310,30 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({ "coding": [{ "system": system, "code": code, "display": display }] })
+fn coding<'a>(system: &'a str, code: &'a str, display: &'a str) -> CodeableConcept<'a> {
+    CodeableConcept {
+        coding: [Coding {
+            system,
+            code,
+            display,
+        }],
+    }
 }
 
-fn notes<'a>(texts: impl IntoIterator<Item = Option<&'a str>>) -> Value {
+fn notes<'a>(texts: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Annotation<'a>> {
     texts
         .into_iter()
         .flatten()
-        .map(|text| json!({ "text": text }))
+        .map(|text| Annotation { text })
         .collect()
 }
 
 /// A ContactPoint, or nothing without a value (a system alone says nothing).
-fn telecom(system: &str, value: Option<&str>) -> Value {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(value) => json!({ "system": system, "value": value }),
-        None => Value::Null,
-    }
+fn telecom<'a>(system: &'a str, value: Option<&'a str>) -> Option<ContactPoint<'a>> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|value| ContactPoint { system, value })
 }
 
 fn patient_resource(export: &Export) -> Value {
@@ -501,8 +548,8 @@ fn administration_resource(dose: &Dose, medication: Option<&Medication>, patient
     })
 }
 
-fn survey() -> Value {
-    json!([coding(OBSERVATION_CATEGORY, "survey", "Survey")])
+fn survey() -> [CodeableConcept<'static>; 1] {
+    [coding(OBSERVATION_CATEGORY, "survey", "Survey")]
 }
 
 fn symptom_resource(symptom: &Symptom, patient: &Ref) -> Value {
@@ -534,25 +581,25 @@ fn feeling_resource(feeling: &Feeling, patient: &Ref) -> Value {
 }
 
 /// FHIR JSON has no nulls, empty strings, empty arrays or empty objects: drops them, deepest
-/// first (so an object left empty by that goes too).
-fn compact(value: Value) -> Value {
+/// first (so an object left empty by that goes too), and trims strings. In place: a bundle is
+/// mostly strings that need neither.
+fn compact(value: &mut Value) {
     match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, compact(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(compact)
-                .filter(|v| !is_empty(v))
-                .collect(),
-        ),
-        Value::String(s) => Value::String(s.trim().to_owned()),
-        other => other,
+        Value::Object(fields) => fields.retain(|_, v| {
+            compact(v);
+            !is_empty(v)
+        }),
+        Value::Array(items) => items.retain_mut(|v| {
+            compact(v);
+            !is_empty(v)
+        }),
+        Value::String(s) => {
+            let trimmed = s.trim();
+            if trimmed.len() != s.len() {
+                *s = trimmed.to_owned();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -1086,9 +1133,8 @@ mod tests {
 
     #[test]
     fn compact_leaves_no_empty_values() {
-        let v = compact(
-            json!({ "a": null, "b": "", "c": [], "d": {}, "e": [null, { "f": [] }], "g": " x ", "h": 0, "i": false }),
-        );
-        assert_eq!(v, json!({ "g": "x", "h": 0, "i": false }));
+        let mut v = json!({ "a": null, "b": "", "c": [], "d": {}, "e": [null, { "f": [] }], "g": " x ", "h": 0, "i": false, "j": "y" });
+        compact(&mut v);
+        assert_eq!(v, json!({ "g": "x", "h": 0, "i": false, "j": "y" }));
     }
 }

@@ -181,7 +181,7 @@ pub fn entry_item<T: Serialize>(
 
 /// What kind of day entry an item is, from its sort key.
 pub fn day_entry_kind(item: &Item) -> Option<Kind> {
-    let sk = item.key()?.sk;
+    let sk = item.sk()?;
     let rest = sk.strip_prefix("DAY#")?.get(11..)?;
     match rest.split('#').next()? {
         "DOSE" => Some(Kind::Dose),
@@ -204,7 +204,7 @@ pub fn entries<T: DeserializeOwned>(items: &[Item], kind: Kind) -> Result<Vec<T>
 pub fn under<T: DeserializeOwned>(items: &[Item], prefix: &str) -> Result<Vec<T>, StoreError> {
     items
         .iter()
-        .filter(|i| i.key().is_some_and(|k| k.sk.starts_with(prefix)))
+        .filter(|i| i.sk().is_some_and(|sk| sk.starts_with(prefix)))
         .map(Item::to_entity)
         .collect()
 }

@@ -457,7 +457,7 @@ pub async fn passport(
     medications.retain(|m| m.active_on(today));
     let contact = items
         .iter()
-        .find(|i| i.key().is_some_and(|k| k.sk == tracker::CONTACT_SK))
+        .find(|i| i.sk() == Some(tracker::CONTACT_SK))
         .map(Item::to_entity)
         .transpose()?;
     Ok(Json(Passport {
