@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 
-use crate::telemetry::Sink;
+use crate::telemetry::{Sink, object_line};
 
 /// Namespace of every metric the API emits.
 pub const NAMESPACE: &str = "MedicalPlatform";
@@ -70,36 +72,28 @@ impl Metrics {
         metrics: &[Metric],
         properties: &[(&str, Value)],
     ) {
-        let mut dimension_names = vec![Value::from("function")];
-        dimension_names.extend(dimensions.iter().map(|(name, _)| Value::from(*name)));
-        let definitions: Vec<Value> = metrics
-            .iter()
-            .map(|m| json!({"Name": m.name, "Unit": m.unit.as_str()}))
-            .collect();
-        let mut line = Map::new();
-        line.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": jiff::Timestamp::now().as_millisecond(),
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [dimension_names],
-                    "Metrics": definitions,
-                }],
-            }),
+        let directive = Directive {
+            timestamp: jiff::Timestamp::now().as_millisecond(),
+            dimensions,
+            metrics,
+        };
+        let mut fields =
+            Vec::with_capacity(2 + dimensions.len() + properties.len() + metrics.len());
+        fields.push(("_aws", Member::Directive(&directive)));
+        fields.push(("function", Member::Text(&self.function)));
+        fields.extend(
+            dimensions
+                .iter()
+                .map(|(name, value)| (*name, Member::Text(value))),
         );
-        line.insert("function".into(), Value::from(&*self.function));
-        for (name, value) in dimensions {
-            line.insert((*name).into(), Value::from(*value));
-        }
-        for (name, value) in properties {
-            line.insert((*name).into(), value.clone());
-        }
-        for metric in metrics {
-            line.insert(metric.name.into(), Value::from(metric.value));
-        }
-        if let Ok(bytes) = serde_json::to_vec(&line) {
-            self.sink.write_line(&bytes);
+        fields.extend(
+            properties
+                .iter()
+                .map(|(name, value)| (*name, Member::Json(value))),
+        );
+        fields.extend(metrics.iter().map(|m| (m.name, Member::Number(m.value))));
+        if let Some(line) = object_line(&fields) {
+            self.sink.write_line(&line);
         }
     }
 
@@ -109,9 +103,69 @@ impl Metrics {
     }
 }
 
+/// A top-level member of an EMF line.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Member<'a> {
+    Directive(&'a Directive<'a>),
+    Text(&'a str),
+    Json(&'a Value),
+    Number(f64),
+}
+
+/// `_aws`: which members are metrics, with which dimensions.
+struct Directive<'a> {
+    timestamp: i64,
+    dimensions: &'a [(&'a str, &'a str)],
+    metrics: &'a [Metric],
+}
+
+impl Serialize for Directive<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut names = Vec::with_capacity(1 + self.dimensions.len());
+        names.push("function");
+        names.extend(self.dimensions.iter().map(|(name, _)| *name));
+        let definitions: Vec<_> = self
+            .metrics
+            .iter()
+            .map(|m| MetricDefinition {
+                name: m.name,
+                unit: m.unit.as_str(),
+            })
+            .collect();
+        let mut aws = serializer.serialize_map(Some(2))?;
+        aws.serialize_entry("Timestamp", &self.timestamp)?;
+        aws.serialize_entry(
+            "CloudWatchMetrics",
+            &[MetricDirective {
+                namespace: NAMESPACE,
+                dimensions: [&names],
+                metrics: &definitions,
+            }],
+        )?;
+        aws.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDirective<'a> {
+    namespace: &'static str,
+    dimensions: [&'a [&'a str]; 1],
+    metrics: &'a [MetricDefinition],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDefinition {
+    name: &'static str,
+    unit: &'static str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn lines_are_valid_embedded_metric_format() {
@@ -140,5 +194,58 @@ mod tests {
         assert_eq!(line["method"], "password");
         assert_eq!(line["authentication_attempts_total"], 1.0);
         assert_eq!(line["request_id"], "r1");
+    }
+
+    #[test]
+    fn a_line_holds_exactly_its_directive_dimensions_properties_and_values() {
+        let sink = Sink::memory();
+        let metrics = Metrics::new("tracker", sink.clone());
+        metrics.emit(
+            &[("status_class", "2xx")],
+            &[
+                Metric::count("http_requests_total"),
+                Metric::value("http_request_duration_ms", Unit::Milliseconds, 1.25),
+            ],
+            &[("request_id", Value::from("r\"2"))],
+        );
+        let mut line: Value = serde_json::from_str(&sink.lines()[0]).unwrap();
+        let timestamp = line["_aws"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Timestamp")
+            .unwrap();
+        assert!(timestamp.as_i64().unwrap() > 1_600_000_000_000);
+        assert_eq!(
+            line,
+            json!({
+                "_aws": {"CloudWatchMetrics": [{
+                    "Namespace": "MedicalPlatform",
+                    "Dimensions": [["function", "status_class"]],
+                    "Metrics": [
+                        {"Name": "http_requests_total", "Unit": "Count"},
+                        {"Name": "http_request_duration_ms", "Unit": "Milliseconds"},
+                    ],
+                }]},
+                "function": "tracker",
+                "status_class": "2xx",
+                "request_id": "r\"2",
+                "http_requests_total": 1.0,
+                "http_request_duration_ms": 1.25,
+            })
+        );
+    }
+
+    #[test]
+    fn a_member_named_twice_is_written_once_the_metric_winning() {
+        let sink = Sink::memory();
+        Metrics::new("auth", sink.clone()).emit(
+            &[("kind", "a")],
+            &[Metric::count("kind")],
+            &[("kind", Value::from("b"))],
+        );
+        let text = &sink.lines()[0];
+        assert_eq!(text.matches("\"kind\":").count(), 1, "{text}");
+        let line: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(line["kind"], 1.0);
     }
 }

@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer as _};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
@@ -69,8 +71,7 @@ impl Sink {
 
 /// Field names whose values are credentials; their values are replaced before writing.
 fn is_sensitive(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name == "code"
+    name.eq_ignore_ascii_case("code")
         || [
             "password",
             "secret",
@@ -83,25 +84,40 @@ fn is_sensitive(name: &str) -> bool {
             "otp",
         ]
         .iter()
-        .any(|s| name.contains(s))
+        .any(|s| contains_ignore_case(name, s))
+}
+
+/// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 const REDACTED: &str = "[REDACTED]";
 
+/// Fields by name, in the order recorded; a field recorded again replaces its value.
+type Fields = Vec<(&'static str, Value)>;
+
 /// The fields recorded on a span, kept in its extensions.
 #[derive(Default)]
-struct SpanFields(Map<String, Value>);
+struct SpanFields(Fields);
 
-struct Recorder<'a>(&'a mut Map<String, Value>);
+struct Recorder<'a>(&'a mut Fields);
 
 impl Recorder<'_> {
     fn insert(&mut self, field: &Field, value: Value) {
-        let value = if is_sensitive(field.name()) {
+        let name = field.name();
+        let value = if is_sensitive(name) {
             Value::from(REDACTED)
         } else {
             value
         };
-        self.0.insert(field.name().to_owned(), value);
+        match self.0.iter_mut().find(|(known, _)| *known == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
     }
 }
 
@@ -135,6 +151,46 @@ impl Visit for Recorder<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.insert(field, Value::from(format!("{value:?}")));
     }
+}
+
+/// One JSON object of `fields`, in their order; of a name given more than once, only the last
+/// is written (a span's field, then the event's own of the same name). Written straight to
+/// bytes: building a `serde_json::Map` first cost a key allocation per field and a tree insert,
+/// several times per request.
+pub(crate) fn object_line<V: Serialize>(fields: &[(&str, V)]) -> Option<Vec<u8>> {
+    let mut line = Vec::with_capacity(384);
+    let mut serializer = serde_json::Serializer::new(&mut line);
+    let mut object = serializer.serialize_map(Some(fields.len())).ok()?;
+    for (index, (name, value)) in fields.iter().enumerate() {
+        if fields[index + 1..].iter().all(|(later, _)| later != name) {
+            object.serialize_entry(name, value).ok()?;
+        }
+    }
+    object.end().ok()?;
+    Some(line)
+}
+
+/// A log line's value: ours, or one recorded on the event or a span.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LineValue<'a> {
+    Text(&'a str),
+    Recorded(&'a Value),
+}
+
+/// `2026-11-24T15:51:57.123Z`: UTC, milliseconds.
+fn utc_millis(now: jiff::Timestamp) -> String {
+    let at = jiff::tz::Offset::UTC.to_datetime(now);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 /// The layer that writes JSON lines.
@@ -175,32 +231,36 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            Value::from(
-                jiff::Timestamp::now()
-                    .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-                    .to_string(),
+        let mut own = Fields::with_capacity(8);
+        event.record(&mut Recorder(&mut own));
+        let spans: Vec<_> = ctx
+            .event_scope(event)
+            .map(|scope| scope.from_root().collect())
+            .unwrap_or_default();
+        let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+        let timestamp = utc_millis(jiff::Timestamp::now());
+        let mut fields = Vec::with_capacity(24);
+        fields.extend([
+            ("timestamp", LineValue::Text(&timestamp)),
+            ("level", LineValue::Text(level_name(*metadata.level()))),
+            ("logger", LineValue::Text(metadata.target())),
+            (
+                "module",
+                LineValue::Text(metadata.module_path().unwrap_or(metadata.target())),
             ),
-        );
-        line.insert("level".into(), Value::from(level_name(*metadata.level())));
-        line.insert("logger".into(), Value::from(metadata.target()));
-        line.insert(
-            "module".into(),
-            Value::from(metadata.module_path().unwrap_or(metadata.target())),
-        );
-        line.insert("function".into(), Value::from(self.function.as_str()));
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<SpanFields>() {
-                    line.extend(fields.0.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-            }
+            ("function", LineValue::Text(&self.function)),
+        ]);
+        for span_fields in extensions.iter().filter_map(|e| e.get::<SpanFields>()) {
+            fields.extend(
+                span_fields
+                    .0
+                    .iter()
+                    .map(|(k, v)| (*k, LineValue::Recorded(v))),
+            );
         }
-        event.record(&mut Recorder(&mut line));
-        if let Ok(bytes) = serde_json::to_vec(&line) {
-            self.sink.write_line(&bytes);
+        fields.extend(own.iter().map(|(k, v)| (*k, LineValue::Recorded(v))));
+        if let Some(line) = object_line(&fields) {
+            self.sink.write_line(&line);
         }
     }
 }
@@ -310,6 +370,59 @@ mod tests {
         }
         assert_eq!(lines[0]["user_id"], "u1");
         assert_eq!(lines[0]["level"], "WARNING");
+    }
+
+    #[test]
+    fn a_field_named_twice_is_written_once_with_its_latest_value() {
+        let sink = Sink::memory();
+        tracing::subscriber::with_default(subscriber("f", LogLevel::Info, sink.clone()), || {
+            let outer =
+                tracing::info_span!("outer", path = "/outer", status = tracing::field::Empty);
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("inner", path = "/inner");
+            let _inner = inner.enter();
+            outer.record("status", 1);
+            outer.record("status", 2);
+            tracing::info!(level_hint = "x", "first");
+            tracing::info!(path = "/event", "second");
+        });
+        let lines = sink.lines();
+        for (line, path) in lines.iter().zip(["/inner", "/event"]) {
+            assert_eq!(line.matches("\"path\"").count(), 1, "{line}");
+            assert_eq!(line.matches("\"status\"").count(), 1, "{line}");
+            let parsed: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(parsed["path"], path);
+            assert_eq!(parsed["status"], 2);
+        }
+    }
+
+    #[test]
+    fn redaction_ignores_case_and_finds_the_word_anywhere() {
+        let lines = capture(|| {
+            tracing::info!(
+                Password = "p1",
+                x_AUTHORIZATION_header = "p2",
+                Code = "p3",
+                user_TotpCode = "p4",
+                encoded = "kept",
+                "oops"
+            );
+        });
+        let text = serde_json::to_string(&lines).unwrap();
+        for value in ["p1", "p2", "p3", "p4"] {
+            assert!(!text.contains(value), "{value} leaked: {text}");
+        }
+        assert_eq!(lines[0]["encoded"], "kept");
+    }
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds() {
+        let at: jiff::Timestamp = "2026-03-04T05:06:07.089999Z".parse().unwrap();
+        assert_eq!(utc_millis(at), "2026-03-04T05:06:07.089Z");
+        let line = &capture(|| tracing::info!("now"))[0];
+        let stamp = line["timestamp"].as_str().unwrap();
+        assert_eq!(stamp.len(), "2026-03-04T05:06:07.089Z".len(), "{stamp}");
+        assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
     }
 
     #[test]

@@ -2620,8 +2620,30 @@ async fn every_tracker_endpoint_needs_a_token(t: TestStore) {
         let forged = api_tests::client::with_bearer(request(method, path), "not.a.token");
         api.send(forged).await.assert_error(401, "UNAUTHORIZED");
     }
+    // Input refused before any store call: 404 or 422 while the session lives …
+    let refused_early = || {
+        [
+            (request("GET", "/v1/tracker/doctors/not-an-id"), 404),
+            (
+                json_request(
+                    "PUT",
+                    "/v1/tracker/feelings/2026-13-45",
+                    &json!({"score": 3}),
+                ),
+                422,
+            ),
+            (json_request("POST", "/v1/tracker/doses", &json!({})), 422),
+        ]
+    };
+    for (refused, status) in refused_early() {
+        assert_eq!(ada.send(refused).await.status, status);
+    }
     // A signed-out session's token is dead everywhere too.
     ada.send(request("POST", "/v1/auth/logout-all")).await;
+    // … and 401 once it has ended: a dead token learns nothing about its input.
+    for (refused, _) in refused_early() {
+        ada.send(refused).await.assert_error(401, "UNAUTHORIZED");
+    }
     for (method, path) in [
         ("GET", "/v1/tracker/medications"),
         ("GET", "/v1/tracker/passport"),

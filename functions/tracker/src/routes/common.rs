@@ -325,7 +325,8 @@ pub async fn page_of<T: DeserializeOwned + ToSchema>(
 /// body, a date out of range …) answers 401 instead when its token's session is gone. Handlers
 /// check the session together with their own store work, so requests refused before any store
 /// call would otherwise tell a dead session's holder about their input; the extra read happens
-/// on refusals only.
+/// on refusals only, and so does reading the token a second time (the handler has already
+/// verified it once).
 pub async fn dead_sessions_are_unauthorized(
     axum::extract::State(ctx): axum::extract::State<AppContext>,
     request: axum::extract::Request,
@@ -333,18 +334,22 @@ pub async fn dead_sessions_are_unauthorized(
 ) -> axum::response::Response {
     use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
-    let (mut parts, body) = request.into_parts();
-    let bearer = Bearer::from_request_parts(&mut parts, &ctx).await.ok();
-    let response = next
-        .run(axum::extract::Request::from_parts(parts, body))
-        .await;
+    let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
+    let response = next.run(request).await;
     let status = response.status();
     let refused = status.is_client_error() && status != http::StatusCode::UNAUTHORIZED;
-    match bearer {
-        Some(bearer) if refused => match bearer.with_live_session(&ctx, async { Ok(()) }).await {
-            Err(err) if err.status() == http::StatusCode::UNAUTHORIZED => err.into_response(),
-            _ => response,
-        },
+    let Some(authorization) = authorization.filter(|_| refused) else {
+        return response;
+    };
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts
+        .headers
+        .insert(http::header::AUTHORIZATION, authorization);
+    let Ok(bearer) = Bearer::from_request_parts(&mut parts, &ctx).await else {
+        return response;
+    };
+    match bearer.with_live_session(&ctx, async { Ok(()) }).await {
+        Err(err) if err.status() == http::StatusCode::UNAUTHORIZED => err.into_response(),
         _ => response,
     }
 }
