@@ -2,6 +2,7 @@
 //! under `CATALOG / MED#<id>` (an admin edits or retires a starter entry by storing an entry with
 //! its id), and the search the medication picker uses.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -33,6 +34,28 @@ pub fn is_catalog_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Where each starter entry is, by id.
+static STARTER_POSITION: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+    starter()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect()
+});
+
+/// The starter entries' names and generic names, folded once rather than on every search.
+static STARTER_FOLDED: LazyLock<Vec<(String, Option<String>)>> = LazyLock::new(|| {
+    starter()
+        .iter()
+        .map(|e| (fold(&e.name), e.generic_name.as_deref().map(fold)))
+        .collect()
+});
+
+/// Whether `id` is a starter entry's (which exists without being stored).
+pub fn is_starter_id(id: &str) -> bool {
+    STARTER_POSITION.contains_key(id)
+}
+
 /// Lowercase (Unicode) with runs of whitespace made one space, for matching.
 fn fold(text: &str) -> String {
     text.split_whitespace()
@@ -41,29 +64,47 @@ fn fold(text: &str) -> String {
         .to_lowercase()
 }
 
-fn matches(entry: &CatalogEntry, query: &str) -> bool {
-    let name = fold(&entry.name);
-    if name.starts_with(query) {
-        return true;
+/// An entry as the search sees it, with its name and generic name folded.
+#[derive(Clone, Debug)]
+pub struct Listed<'a> {
+    pub entry: &'a CatalogEntry,
+    name: Cow<'a, str>,
+    generic_name: Option<Cow<'a, str>>,
+}
+
+impl<'a> Listed<'a> {
+    pub fn new(entry: &'a CatalogEntry) -> Self {
+        Self {
+            entry,
+            name: Cow::Owned(fold(&entry.name)),
+            generic_name: entry.generic_name.as_deref().map(|g| Cow::Owned(fold(g))),
+        }
     }
-    if entry
-        .generic_name
-        .as_deref()
-        .is_some_and(|g| fold(g).starts_with(query))
-    {
-        return true;
+
+    fn matches(&self, query: &str) -> bool {
+        let name = &*self.name;
+        if name.starts_with(query) {
+            return true;
+        }
+        if self
+            .generic_name
+            .as_deref()
+            .is_some_and(|g| g.starts_with(query))
+        {
+            return true;
+        }
+        // The start of any later word of the name: "glar" finds "Insulin glargine", "formo" finds
+        // "Budesonide/formoterol".
+        name.char_indices()
+            .filter(|&(i, c)| {
+                c.is_alphanumeric()
+                    && name[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|p| !p.is_alphanumeric())
+            })
+            .any(|(i, _)| name[i..].starts_with(query))
     }
-    // The start of any later word of the name: "glar" finds "Insulin glargine", "formo" finds
-    // "Budesonide/formoterol".
-    name.char_indices()
-        .filter(|&(i, c)| {
-            c.is_alphanumeric()
-                && name[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|p| !p.is_alphanumeric())
-        })
-        .any(|(i, _)| name[i..].starts_with(query))
 }
 
 /// The leading number of a strength ("500 mg" → 500, "0.4 mg" → 0.4), so strengths sort by
@@ -75,55 +116,66 @@ fn leading_amount(strength: &str) -> Option<f64> {
     strength[..end].parse().ok()
 }
 
-fn by_name_then_strength(a: &CatalogEntry, b: &CatalogEntry) -> Ordering {
-    fold(&a.name)
-        .cmp(&fold(&b.name))
+fn by_name_then_strength(a: &Listed<'_>, b: &Listed<'_>) -> Ordering {
+    let (x, y) = (a.entry, b.entry);
+    a.name
+        .cmp(&b.name)
         .then_with(
-            || match (leading_amount(&a.strength), leading_amount(&b.strength)) {
+            || match (leading_amount(&x.strength), leading_amount(&y.strength)) {
                 (Some(x), Some(y)) => x.total_cmp(&y),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
             },
         )
-        .then_with(|| a.strength.cmp(&b.strength))
-        .then_with(|| a.form.cmp(&b.form))
-        .then_with(|| a.id.cmp(&b.id))
+        .then_with(|| x.strength.cmp(&y.strength))
+        .then_with(|| x.form.cmp(&y.form))
+        .then_with(|| x.id.cmp(&y.id))
 }
 
 /// The entries whose name or generic name starts with `query`, or with a word of the name that
 /// does (case-insensitive, Unicode); retired entries are left out. Sorted by name, then strength
 /// (by amount), at most `limit`. An empty query matches every entry.
-pub fn search(
-    entries: impl Iterator<Item = CatalogEntry>,
+pub fn search<'a>(
+    entries: impl IntoIterator<Item = Listed<'a>>,
     query: &str,
     limit: usize,
 ) -> Vec<CatalogEntry> {
     let query = fold(query);
-    let mut found: Vec<CatalogEntry> = entries
-        .filter(|e| !e.retired && matches(e, &query))
+    let mut found: Vec<Listed<'a>> = entries
+        .into_iter()
+        .filter(|e| !e.entry.retired && e.matches(&query))
         .collect();
     found.sort_by(by_name_then_strength);
-    found.truncate(limit);
     found
+        .into_iter()
+        .take(limit)
+        .map(|e| e.entry.clone())
+        .collect()
 }
 
 /// The catalogue as users see it: the starter set with each entry replaced by a stored entry of
 /// the same id (edited or retired by an admin), then the stored entries with new ids. Retired
-/// entries stay in the list (admins see them); [`search`] leaves them out.
-pub fn merged(stored: Vec<CatalogEntry>) -> Vec<CatalogEntry> {
-    let mut all = starter().to_vec();
-    let mut position: HashMap<String, usize> = all
+/// entries stay in the list (admins see them); [`search`] leaves them out. Nothing is copied:
+/// only what a search returns is.
+pub fn merged(stored: &[CatalogEntry]) -> Vec<Listed<'_>> {
+    let mut all: Vec<Listed<'_>> = starter()
         .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.clone(), i))
+        .zip(STARTER_FOLDED.iter())
+        .map(|(entry, (name, generic_name))| Listed {
+            entry,
+            name: Cow::Borrowed(name),
+            generic_name: generic_name.as_deref().map(Cow::Borrowed),
+        })
         .collect();
+    let mut added: HashMap<&str, usize> = HashMap::new();
     for entry in stored {
-        match position.get(&entry.id) {
-            Some(&i) => all[i] = entry,
+        let id = entry.id.as_str();
+        match STARTER_POSITION.get(id).or_else(|| added.get(id)) {
+            Some(&i) => all[i] = Listed::new(entry),
             None => {
-                position.insert(entry.id.clone(), all.len());
-                all.push(entry);
+                added.insert(id, all.len());
+                all.push(Listed::new(entry));
             }
         }
     }
@@ -224,7 +276,7 @@ mod tests {
 
     #[test]
     fn search_matches_prefixes_of_names_words_and_generic_names() {
-        let all = vec![
+        let all = [
             entry(
                 "m500",
                 "Metformin",
@@ -246,7 +298,7 @@ mod tests {
                 "160 mcg/4.5 mcg per dose",
             ),
         ];
-        let find = |q: &str| ids(&search(all.clone().into_iter(), q, 10)).join(",");
+        let find = |q: &str| ids(&search(all.iter().map(Listed::new), q, 10)).join(",");
         // Prefix, sorted by strength as an amount.
         assert_eq!(find("met"), "m500,m1000");
         // Case-insensitive, surrounding space ignored.
@@ -263,37 +315,43 @@ mod tests {
 
     #[test]
     fn search_is_unicode_case_insensitive() {
-        let all = vec![
+        let all = [
             entry("o", "Östrogel", None, "0.06%"),
             entry("e", "Élan", None, "1 mg"),
         ];
-        assert_eq!(ids(&search(all.clone().into_iter(), "öst", 10)), ["o"]);
-        assert_eq!(ids(&search(all.into_iter(), "ÉL", 10)), ["e"]);
+        assert_eq!(ids(&search(all.iter().map(Listed::new), "öst", 10)), ["o"]);
+        assert_eq!(ids(&search(all.iter().map(Listed::new), "ÉL", 10)), ["e"]);
     }
 
     #[test]
     fn search_leaves_out_retired_entries_and_stops_at_the_limit() {
         let mut retired = entry("old", "Ibuprofen", None, "600 mg");
         retired.retired = true;
-        let all = vec![
+        let all = [
             entry("i400", "Ibuprofen", None, "400 mg"),
             retired,
             entry("i200", "Ibuprofen", None, "200 mg"),
             entry("a", "Amlodipine", None, "5 mg"),
         ];
         assert_eq!(
-            ids(&search(all.clone().into_iter(), "ibu", 10)),
+            ids(&search(all.iter().map(Listed::new), "ibu", 10)),
             ["i200", "i400"]
         );
-        assert_eq!(ids(&search(all.clone().into_iter(), "ibu", 1)), ["i200"]);
-        assert!(search(all.clone().into_iter(), "ibu", 0).is_empty());
+        assert_eq!(
+            ids(&search(all.iter().map(Listed::new), "ibu", 1)),
+            ["i200"]
+        );
+        assert!(search(all.iter().map(Listed::new), "ibu", 0).is_empty());
         // An empty query lists everything current, by name.
-        assert_eq!(ids(&search(all.into_iter(), "", 10)), ["a", "i200", "i400"]);
+        assert_eq!(
+            ids(&search(all.iter().map(Listed::new), "", 10)),
+            ["a", "i200", "i400"]
+        );
     }
 
     #[test]
     fn the_starter_set_is_searchable() {
-        let found = search(starter().iter().cloned(), "metformin", 10);
+        let found = search(merged(&[]), "metformin", 10);
         assert_eq!(
             found
                 .iter()
@@ -302,12 +360,12 @@ mod tests {
             ["500 mg", "850 mg", "1000 mg"]
         );
         assert!(
-            search(starter().iter().cloned(), "albuterol", 5)
+            search(merged(&[]), "albuterol", 5)
                 .iter()
                 .any(|e| e.name == "Salbutamol")
         );
         assert!(
-            search(starter().iter().cloned(), "glargine", 5)
+            search(merged(&[]), "glargine", 5)
                 .iter()
                 .any(|e| e.name == "Insulin glargine")
         );
@@ -322,14 +380,30 @@ mod tests {
         retired.retired = true;
         let added = entry("0123456789abcdef", "Zolmitriptan", None, "2.5 mg");
 
-        let all = merged(vec![edited.clone(), retired.clone(), added.clone()]);
+        let stored = [edited.clone(), retired.clone(), added.clone()];
+        let listed = merged(&stored);
+        let all: Vec<CatalogEntry> = listed.iter().map(|l| l.entry.clone()).collect();
         assert_eq!(all.len(), starter().len() + 1);
         assert_eq!(all[0], edited, "overridden in place");
         assert_eq!(all[1], retired);
         assert_eq!(all.last(), Some(&added));
         assert_eq!(all.iter().filter(|e| e.id == first.id).count(), 1);
+        // The edited entry is searched by its new name, not the starter's.
+        let mut renamed = first.clone();
+        renamed.name = "Zz renamed".into();
+        assert_eq!(
+            ids(&search(merged(&[renamed]), "zz ren", 5)),
+            [first.id.as_str()]
+        );
+        // A stored entry stored twice (new id) is listed once, as last stored.
+        let mut again = added.clone();
+        again.strength = "5 mg".into();
+        let both = [added.clone(), again.clone()];
+        let twice = merged(&both);
+        assert_eq!(twice.len(), starter().len() + 1);
+        assert_eq!(twice.last().map(|l| l.entry), Some(&again));
 
-        let current = search(all.into_iter(), "", usize::MAX);
+        let current = search(listed, "", usize::MAX);
         assert!(
             current.iter().all(|e| e.id != retired.id),
             "retired entries are not offered"
@@ -339,7 +413,16 @@ mod tests {
     }
 
     #[test]
-    fn merged_without_stored_entries_is_the_starter_set() {
-        assert_eq!(merged(Vec::new()), starter());
+    fn merged_without_stored_entries_is_the_starter_set_folded_as_search_folds() {
+        let listed = merged(&[]);
+        let entries: Vec<CatalogEntry> = listed.iter().map(|l| l.entry.clone()).collect();
+        assert_eq!(entries, starter());
+        for (l, fresh) in listed.iter().zip(starter().iter().map(Listed::new)) {
+            assert_eq!(
+                (&l.name, &l.generic_name),
+                (&fresh.name, &fresh.generic_name)
+            );
+        }
+        assert!(is_starter_id(&starter()[0].id) && !is_starter_id("0123456789abcdef"));
     }
 }

@@ -18,14 +18,14 @@ use utoipa::IntoParams;
 /// Whether `id` can name a catalogue entry: a starter entry, or one of our random ids (the
 /// shapes we issue; anything else names nothing).
 pub fn may_name_an_entry(id: &str) -> bool {
-    tracker::is_id(id) || catalog::starter().iter().any(|e| e.id == id)
+    tracker::is_id(id) || catalog::is_starter_id(id)
 }
 
 /// Whether `key` is a starter entry's (which exists without being stored).
 pub fn is_starter_key(key: &Key) -> bool {
     key.sk
         .strip_prefix("MED#")
-        .is_some_and(|id| catalog::starter().iter().any(|e| e.id == id))
+        .is_some_and(catalog::is_starter_id)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -80,9 +80,8 @@ pub async fn search(
     }
     let stored = stored_entries(&ctx);
     let stored = bearer.with_live_session(&ctx, stored).await?;
-    let entries = catalog::merged(stored);
     Ok(Json(catalog::search(
-        entries.into_iter(),
+        catalog::merged(&stored),
         params.q.trim(),
         limit as usize,
     )))
