@@ -185,13 +185,7 @@ mod tests {
                 .unwrap();
         let fingerprints: Vec<String> = certificates
             .iter()
-            .map(|der| {
-                digest(&SHA256, der)
-                    .as_ref()
-                    .iter()
-                    .map(|byte| format!("{byte:02x}"))
-                    .collect()
-            })
+            .map(|der| hex::encode(digest(&SHA256, der)))
             .collect();
         assert_eq!(fingerprints, FINGERPRINTS);
         // And rustls accepts each of them as a trust anchor.

@@ -98,10 +98,7 @@ impl std::fmt::Debug for TokenKeys {
 /// A key's id: the start of its SHA-256, which reveals nothing about a 256-bit random key.
 fn key_id(secret: &SecretString) -> String {
     let hash = digest::digest(&digest::SHA256, secret.expose_secret().as_bytes());
-    hash.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&hash.as_ref()[..8])
 }
 
 impl TokenKeys {
@@ -220,11 +217,7 @@ pub fn new_opaque_token() -> String {
 /// without the pepper cannot be turned back into usable tokens.
 pub fn opaque_token_digest(pepper: &SecretString, token: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, pepper.expose_secret().as_bytes());
-    hmac::sign(&key, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hmac::sign(&key, token.as_bytes()))
 }
 
 #[cfg(test)]

@@ -100,9 +100,9 @@ impl Item {
     }
 
     /// The item's attributes read back as an entity (key and index attributes are ignored unless
-    /// the entity asks for them).
+    /// the entity asks for them). Read in place: no copy of the attributes is made.
     pub fn to_entity<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        T::deserialize(Value::Object(self.0.clone())).map_err(StoreError::corrupt)
+        T::deserialize(&self.0).map_err(StoreError::corrupt)
     }
 
     /// Builder: sets the TTL (epoch seconds).

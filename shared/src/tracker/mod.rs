@@ -90,7 +90,7 @@ pub fn partition(user_id: &str) -> String {
 /// A new random id (16 hex digits).
 pub fn new_id() -> String {
     let bytes: [u8; 8] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Whether `id` has the shape of an id we issue (so it is safe inside a key).
