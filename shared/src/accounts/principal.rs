@@ -107,7 +107,7 @@ impl Bearer {
     /// writes touch the session themselves), and a cancelled transaction answers 401.
     pub async fn transact(&self, ctx: &AppContext, mut writes: Vec<Write>) -> Result<(), ApiError> {
         let key = self.session_key();
-        if !writes.iter().any(|w| w.key().as_ref() == Some(&key)) {
+        if !writes.iter().any(|w| w.has_key(&key)) {
             writes.push(self.session_guard());
         }
         match ctx.store.transact(writes).await {
@@ -148,11 +148,7 @@ impl Bearer {
             .query(Query::table(users::user_partition(self.user_id())).limit(1000))
             .await?;
         let session = self.session_key();
-        if !partition
-            .items
-            .iter()
-            .any(|i| i.key().as_ref() == Some(&session))
-        {
+        if !partition.items.iter().any(|i| i.has_key(&session)) {
             return Err(unauthorized());
         }
         let user = users::profile_in(&partition.items)?

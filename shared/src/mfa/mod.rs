@@ -219,7 +219,7 @@ impl Enrollment {
             Proof::BackupCode(code) => {
                 let normalized = backup::normalize(code).ok_or(MfaError::InvalidCode)?;
                 let key = backup::key(&ctx.secrets, user_id, &self.backup_batch, &normalized);
-                if !items.iter().any(|i| i.key().as_ref() == Some(&key)) {
+                if !items.iter().any(|i| i.has_key(&key)) {
                     return Err(MfaError::InvalidCode);
                 }
                 Ok(Accepted {

@@ -167,6 +167,11 @@ impl Item {
         Some(Key::new(self.get_str(PK)?, self.get_str(SK)?))
     }
 
+    /// Whether this is the item at `key` (no copy of the key is made).
+    pub fn has_key(&self, key: &Key) -> bool {
+        self.get_str(PK) == Some(key.pk.as_str()) && self.sk() == Some(key.sk.as_str())
+    }
+
     /// The TTL in epoch seconds, if the item has one.
     pub fn expires_at(&self) -> Option<i64> {
         self.get(EXPIRES_AT).and_then(Value::as_i64)
@@ -214,15 +219,28 @@ impl Item {
             }
             validate_value(value)?;
         }
-        let size = serde_json::to_vec(&self.0)
-            .map_err(StoreError::corrupt)?
-            .len();
-        if size > MAX_ITEM_BYTES {
+        let mut size = ByteCount(0);
+        serde_json::to_writer(&mut size, &self.0).map_err(StoreError::corrupt)?;
+        if size.0 > MAX_ITEM_BYTES {
             return Err(StoreError::invalid(format!(
                 "item is larger than {MAX_ITEM_BYTES} bytes"
             )));
         }
         Ok(key)
+    }
+}
+
+/// Counts what is written to it: an item's encoded size without encoding it into memory.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -272,6 +290,34 @@ mod tests {
     struct Note {
         title: String,
         stars: u32,
+    }
+
+    #[test]
+    fn an_item_or_write_has_a_key_only_when_both_parts_match() {
+        use crate::store::{Condition, Write};
+        let key = Key::new("A", "B");
+        let item = Item::new(&key);
+        assert!(item.has_key(&key));
+        for other in [Key::new("A", "C"), Key::new("X", "B"), Key::new("B", "A")] {
+            assert!(!item.has_key(&other));
+            let writes = [
+                Write::Put {
+                    item: item.clone(),
+                    condition: None,
+                },
+                Write::Delete {
+                    key: key.clone(),
+                    condition: None,
+                },
+                Write::Check {
+                    key: key.clone(),
+                    condition: Condition::Exists,
+                },
+            ];
+            for write in &writes {
+                assert!(write.has_key(&key) && !write.has_key(&other));
+            }
+        }
     }
 
     #[test]

@@ -126,6 +126,16 @@ impl Write {
         }
     }
 
+    /// Whether this write is to the item at `key` (no copy of the key is made).
+    pub fn has_key(&self, key: &Key) -> bool {
+        match self {
+            Self::Put { item, .. } => item.has_key(key),
+            Self::Update { key: own, .. }
+            | Self::Delete { key: own, .. }
+            | Self::Check { key: own, .. } => own == key,
+        }
+    }
+
     fn validate(&self) -> Result<Key, StoreError> {
         let (key, condition) = match self {
             Self::Put { item, condition } => (item.validate()?, condition.as_ref()),
