@@ -180,17 +180,7 @@ enum LineValue<'a> {
 
 /// `2026-11-24T15:51:57.123Z`: UTC, milliseconds.
 fn utc_millis(now: jiff::Timestamp) -> String {
-    let at = jiff::tz::Offset::UTC.to_datetime(now);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
+    format!("{now:.3}")
 }
 
 /// The layer that writes JSON lines.
@@ -361,14 +351,21 @@ mod tests {
                 refresh_token = "rt",
                 code = "123456",
                 user_id = "u1",
+                // Whatever the case, wherever the word is in the name.
+                Password = "p1",
+                x_AUTHORIZATION_header = "p2",
+                Code = "p3",
+                user_TotpCode = "p4",
+                encoded = "kept",
                 "oops"
             );
         });
         let text = serde_json::to_string(&lines).unwrap();
-        for value in ["hunter2", "\"rt\"", "123456"] {
+        for value in ["hunter2", "\"rt\"", "123456", "p1", "p2", "p3", "p4"] {
             assert!(!text.contains(value), "{value} leaked: {text}");
         }
         assert_eq!(lines[0]["user_id"], "u1");
+        assert_eq!(lines[0]["encoded"], "kept");
         assert_eq!(lines[0]["level"], "WARNING");
     }
 
@@ -383,7 +380,7 @@ mod tests {
             let _inner = inner.enter();
             outer.record("status", 1);
             outer.record("status", 2);
-            tracing::info!(level_hint = "x", "first");
+            tracing::info!("first");
             tracing::info!(path = "/event", "second");
         });
         let lines = sink.lines();
@@ -397,28 +394,11 @@ mod tests {
     }
 
     #[test]
-    fn redaction_ignores_case_and_finds_the_word_anywhere() {
-        let lines = capture(|| {
-            tracing::info!(
-                Password = "p1",
-                x_AUTHORIZATION_header = "p2",
-                Code = "p3",
-                user_TotpCode = "p4",
-                encoded = "kept",
-                "oops"
-            );
-        });
-        let text = serde_json::to_string(&lines).unwrap();
-        for value in ["p1", "p2", "p3", "p4"] {
-            assert!(!text.contains(value), "{value} leaked: {text}");
-        }
-        assert_eq!(lines[0]["encoded"], "kept");
-    }
-
-    #[test]
     fn timestamps_are_utc_with_milliseconds() {
         let at: jiff::Timestamp = "2026-03-04T05:06:07.089999Z".parse().unwrap();
         assert_eq!(utc_millis(at), "2026-03-04T05:06:07.089Z");
+        let whole: jiff::Timestamp = "2026-03-04T05:06:07Z".parse().unwrap();
+        assert_eq!(utc_millis(whole), "2026-03-04T05:06:07.000Z");
         let line = &capture(|| tracing::info!("now"))[0];
         let stamp = line["timestamp"].as_str().unwrap();
         assert_eq!(stamp.len(), "2026-03-04T05:06:07.089Z".len(), "{stamp}");

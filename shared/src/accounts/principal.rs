@@ -45,9 +45,17 @@ impl FromRequestParts<AppContext> for Bearer {
         parts: &mut Parts,
         ctx: &AppContext,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
+        Self::from_authorization(parts.headers.get(AUTHORIZATION), ctx)
+    }
+}
+
+impl Bearer {
+    /// The caller named by an `Authorization` header's value: 401 without a valid access token.
+    pub fn from_authorization(
+        header: Option<&HeaderValue>,
+        ctx: &AppContext,
+    ) -> Result<Self, ApiError> {
+        let header = header
             .and_then(|v| v.to_str().ok())
             .ok_or_else(unauthorized)?;
         let (scheme, token) = header.trim().split_once(' ').ok_or_else(unauthorized)?;
@@ -63,9 +71,7 @@ impl FromRequestParts<AppContext> for Bearer {
         }
         Ok(Self { claims })
     }
-}
 
-impl Bearer {
     pub fn user_id(&self) -> &str {
         &self.claims.sub
     }

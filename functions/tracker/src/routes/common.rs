@@ -332,20 +332,15 @@ pub async fn dead_sessions_are_unauthorized(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
     let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
     let response = next.run(request).await;
     let status = response.status();
     let refused = status.is_client_error() && status != http::StatusCode::UNAUTHORIZED;
-    let Some(authorization) = authorization.filter(|_| refused) else {
+    if !refused {
         return response;
-    };
-    let (mut parts, ()) = http::Request::new(()).into_parts();
-    parts
-        .headers
-        .insert(http::header::AUTHORIZATION, authorization);
-    let Ok(bearer) = Bearer::from_request_parts(&mut parts, &ctx).await else {
+    }
+    let Ok(bearer) = Bearer::from_authorization(authorization.as_ref(), &ctx) else {
         return response;
     };
     match bearer.with_live_session(&ctx, async { Ok(()) }).await {
