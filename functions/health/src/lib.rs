@@ -24,7 +24,7 @@ shared::api_routes! {
 pub fn router(ctx: AppContext) -> Router {
     let routes = lambda_routes(&ctx.settings.api_prefix);
     let description: Arc<OnceLock<routes::description::Rendered>> = Arc::new(OnceLock::new());
-    shared::http::app(routes.layer(Extension(description)), ctx)
+    shared::http::app_with(routes, ctx, Extension(description))
 }
 
 /// The prefix the committed document's versioned paths are written under.

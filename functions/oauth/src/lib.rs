@@ -25,5 +25,5 @@ shared::api_routes! {
 pub fn router(ctx: AppContext) -> Router {
     let providers = Arc::new(providers::Providers::new(&ctx));
     let routes = lambda_routes(&ctx.settings.api_prefix);
-    shared::http::app(routes.layer(Extension(providers)), ctx)
+    shared::http::app_with(routes, ctx, Extension(providers))
 }

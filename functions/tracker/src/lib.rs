@@ -59,10 +59,9 @@ shared::api_routes! {
 
 /// The router Lambda runs.
 pub fn router(ctx: AppContext) -> Router {
-    let routes =
-        lambda_routes(&ctx.settings.api_prefix).layer(axum::middleware::from_fn_with_state(
-            ctx.clone(),
-            routes::common::dead_sessions_are_unauthorized,
-        ));
-    shared::http::app(routes, ctx)
+    let dead_sessions = axum::middleware::from_fn_with_state(
+        ctx.clone(),
+        routes::common::dead_sessions_are_unauthorized,
+    );
+    shared::http::app_with(lambda_routes(&ctx.settings.api_prefix), ctx, dead_sessions)
 }

@@ -7,6 +7,7 @@ pub mod origin;
 pub mod request_id;
 pub mod routes;
 
+use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, header};
 use lambda_http::RequestExt;
 use serde_json::Value;
-use tower::ServiceBuilder;
+use tower::layer::util::Identity;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
@@ -41,6 +43,19 @@ use crate::store::count_calls;
 /// every route: a third of the tracker's router start). Each route carries only
 /// [`note_route`], which tells the access log which route matched.
 pub fn app(routes: Router<AppContext>, ctx: AppContext) -> Router {
+    app_with(routes, ctx, Identity::new())
+}
+
+/// [`app`], with a function's own `layer` (an `Extension`, a middleware) around its routes,
+/// inside the shared layers. Like them it wraps the routes once: `Router::layer` on the
+/// routes would build it for each route, at every cold start.
+pub fn app_with<L>(routes: Router<AppContext>, ctx: AppContext, layer: L) -> Router
+where
+    L: Layer<Router>,
+    L::Service:
+        Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request>>::Future: Send + 'static,
+{
     let max_body = ctx.settings.max_body_bytes;
     let routed = routes
         .route_layer(middleware::from_fn(note_route))
@@ -57,6 +72,7 @@ pub fn app(routes: Router<AppContext>, ctx: AppContext) -> Router {
         .option_layer(cors(&ctx.settings.cors_origins))
         // Every body is read through an extractor, which enforces this limit with a 413.
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(layer)
         .service(routed);
     Router::new().fallback_service(layered)
 }
