@@ -76,7 +76,7 @@ pub fn history_write(
     let sort = format!(
         "{:015}#{}",
         now.as_millisecond(),
-        uuid::Uuid::new_v4().simple()
+        crate::ids::random_uuid().simple()
     );
     let mut item =
         crate::store::Item::new(&crate::store::Key::new(history_partition(user_id), sort))

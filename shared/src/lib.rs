@@ -10,6 +10,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod lambda;
 pub mod mailer;
 pub mod metrics;

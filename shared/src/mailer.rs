@@ -163,7 +163,7 @@ impl Mailer for OutboxMailer {
             "{:020}-{:010}-{}.json",
             jiff::Timestamp::now().as_nanosecond(),
             SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-            uuid::Uuid::new_v4().simple()
+            crate::ids::random_uuid().simple()
         );
         let json =
             serde_json::json!({"to": message.to, "subject": message.subject, "text": message.text});

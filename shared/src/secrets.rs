@@ -302,7 +302,7 @@ fn dev_secrets(dir: &Path) -> Result<HashMap<String, String>, ConfigError> {
         let json = serde_json::to_vec_pretty(&values).map_err(|e| problem(e.to_string()))?;
         let temp = dir.join(format!(
             ".dev-secrets-{}.tmp",
-            uuid::Uuid::new_v4().simple()
+            crate::ids::random_uuid().simple()
         ));
         write_private(&temp, &json)
             .map_err(|e| problem(format!("cannot write {}: {e}", temp.display())))?;

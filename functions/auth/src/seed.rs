@@ -28,7 +28,7 @@ pub async fn demo_accounts(
         let email = Email::parse(email)?;
         let hash = ctx.passwords.hash(&Password::new(password)).await?;
         let user = User::new(
-            uuid::Uuid::new_v4().to_string(),
+            shared::ids::random_uuid().to_string(),
             name.to_owned(),
             &email,
             vec![role],

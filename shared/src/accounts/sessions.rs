@@ -190,7 +190,7 @@ pub fn open(
     user: &User,
     origin: &Origin,
 ) -> Result<(Vec<Write>, TokenPair), SessionError> {
-    let session_id = uuid::Uuid::new_v4().to_string();
+    let session_id = crate::ids::random_uuid().to_string();
     let refresh_token = new_refresh_token(&user.id);
     let digest = opaque_token_digest(ctx.secrets.token_pepper(), &refresh_token);
     let expires_at = refresh_expiry(ctx);
@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn refresh_tokens_name_their_user() {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = crate::ids::random_uuid().to_string();
         let token = new_refresh_token(&id);
         assert_eq!(token_user(&token), Some(id.as_str()));
         for bad in ["", "no-dot", "not-a-uuid.abc", &format!("{id}.short")] {

@@ -144,7 +144,7 @@ impl TokenKeys {
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: crate::ids::random_uuid().to_string(),
             typ,
         };
         let mut header = Header::new(self.algorithm);

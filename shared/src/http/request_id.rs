@@ -56,7 +56,7 @@ pub fn choose(request: &Request) -> RequestId {
     RequestId(
         from_client
             .or_else(|| from_api_gateway(request).filter(|id| is_acceptable(id)))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            .unwrap_or_else(|| crate::ids::random_uuid().to_string()),
     )
 }
 

@@ -50,7 +50,7 @@ pub async fn demo(
         created(&ctx, false);
         return Err(ApiError::rate_limited(retry_after));
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = shared::ids::random_uuid().to_string();
     let email = Email::parse(&format!("demo-{id}@demo.invalid"))
         .map_err(|_| ApiError::internal(std::io::Error::other("demo email")))?;
     let user = User::new(

@@ -74,7 +74,7 @@ pub async fn signup(
         .await
         .map_err(ApiError::internal)?;
     let user = User::new(
-        uuid::Uuid::new_v4().to_string(),
+        shared::ids::random_uuid().to_string(),
         name,
         &body.email,
         vec![Role::Student],

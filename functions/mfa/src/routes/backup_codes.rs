@@ -59,7 +59,7 @@ pub async fn regenerate(
     let old_codes = mfa::backup_keys_in(&account.items);
     let count = ctx.settings.mfa.backup_codes_count;
     let codes = backup::generate(count);
-    let batch = uuid::Uuid::new_v4().to_string();
+    let batch = shared::ids::random_uuid().to_string();
     let mut writes = accepted.writes(
         user_id,
         vec![

@@ -74,7 +74,7 @@ pub async fn enable(
     };
     let count = ctx.settings.mfa.backup_codes_count;
     let codes = backup::generate(count);
-    let batch = uuid::Uuid::new_v4().to_string();
+    let batch = shared::ids::random_uuid().to_string();
     let enrollment = Enrollment {
         secret: setup.secret,
         enabled_at: ctx.clock.now().to_string(),

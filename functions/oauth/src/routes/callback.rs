@@ -265,7 +265,7 @@ async fn create_account(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| email.local_part().to_owned());
     let user = User::new(
-        uuid::Uuid::new_v4().to_string(),
+        shared::ids::random_uuid().to_string(),
         display_name,
         &email,
         vec![Role::Student],
