@@ -53,7 +53,7 @@ impl Subject {
 
     pub fn email(ctx: &AppContext, email: &Email) -> Self {
         Self::Email(opaque_token_digest(
-            ctx.secrets.token_pepper(),
+            ctx.secrets.token_pepper_key(),
             email.as_str(),
         ))
     }

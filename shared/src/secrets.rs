@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use rand::RngCore;
@@ -52,6 +53,8 @@ pub struct Secrets {
     jwt_secret: SecretString,
     jwt_previous_secrets: Vec<SecretString>,
     token_pepper: SecretString,
+    /// The pepper as a prepared HMAC key: preparing it costs two hash blocks, per digest before.
+    token_pepper_key: hmac::Key,
     mfa_encryption_key: Option<SecretString>,
     origin: SecretsOrigin,
 }
@@ -154,10 +157,12 @@ impl Secrets {
             return Err(ConfigError { problems });
         }
         let mut take = |name: &str| values.remove(name).map(SecretString::from);
+        let token_pepper: SecretString = take(TOKEN_PEPPER).unwrap_or_default();
         Ok(Self {
             jwt_secret: take(JWT_SECRET).unwrap_or_default(),
             jwt_previous_secrets: take(JWT_PREVIOUS_SECRET).into_iter().collect(),
-            token_pepper: take(TOKEN_PEPPER).unwrap_or_default(),
+            token_pepper_key: pepper_key(&token_pepper),
+            token_pepper,
             mfa_encryption_key: take(MFA_ENCRYPTION_KEY),
             origin,
         })
@@ -168,12 +173,16 @@ impl Secrets {
         let values = generate_values().into_iter().collect();
         // Generated values always pass the checks.
         Self::from_values(Environment::Dev, values, SecretsOrigin::DevGenerated).unwrap_or_else(
-            |_| Self {
-                jwt_secret: SecretString::from(random_token(32)),
-                jwt_previous_secrets: Vec::new(),
-                token_pepper: SecretString::from(random_token(32)),
-                mfa_encryption_key: None,
-                origin: SecretsOrigin::DevGenerated,
+            |_| {
+                let token_pepper = SecretString::from(random_token(32));
+                Self {
+                    jwt_secret: SecretString::from(random_token(32)),
+                    jwt_previous_secrets: Vec::new(),
+                    token_pepper_key: pepper_key(&token_pepper),
+                    token_pepper,
+                    mfa_encryption_key: None,
+                    origin: SecretsOrigin::DevGenerated,
+                }
             },
         )
     }
@@ -203,6 +212,11 @@ impl Secrets {
         &self.token_pepper
     }
 
+    /// The pepper, prepared for [`crate::auth::tokens::opaque_token_digest`].
+    pub fn token_pepper_key(&self) -> &hmac::Key {
+        &self.token_pepper_key
+    }
+
     pub fn mfa_encryption_key(&self) -> Option<&SecretString> {
         self.mfa_encryption_key.as_ref()
     }
@@ -229,6 +243,10 @@ impl Secrets {
         );
         all
     }
+}
+
+fn pepper_key(pepper: &SecretString) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, pepper.expose_secret().as_bytes())
 }
 
 /// Refuses values with almost no variety (`aaaa…`, `abab…`): not proof of randomness, but it

@@ -142,7 +142,7 @@ async fn partition(rig: &Rig, user_id: &str) -> Vec<Item> {
 
 /// The refresh record a presented refresh token is stored as: (session id, rotated), if any.
 async fn refresh_record(rig: &Rig, token: &str) -> Option<(String, bool)> {
-    let digest = opaque_token_digest(rig.ctx.secrets.token_pepper(), token);
+    let digest = opaque_token_digest(rig.ctx.secrets.token_pepper_key(), token);
     let item = rig
         .ctx
         .store

@@ -36,7 +36,7 @@ fn state_key(ctx: &AppContext, state: &str) -> Key {
     Key::new(
         format!(
             "OAUTH_STATE#{}",
-            opaque_token_digest(ctx.secrets.token_pepper(), state)
+            opaque_token_digest(ctx.secrets.token_pepper_key(), state)
         ),
         "STATE",
     )
@@ -44,7 +44,7 @@ fn state_key(ctx: &AppContext, state: &str) -> Key {
 
 /// The HMAC a binding cookie is stored as.
 pub fn binding_digest(ctx: &AppContext, cookie: &str) -> String {
-    opaque_token_digest(ctx.secrets.token_pepper(), cookie)
+    opaque_token_digest(ctx.secrets.token_pepper_key(), cookie)
 }
 
 /// Stores `pending` under `state` for the state's lifetime.
@@ -88,7 +88,7 @@ pub fn link_key(ctx: &AppContext, token: &str) -> Key {
     Key::new(
         format!(
             "OAUTH_LINK#{}",
-            opaque_token_digest(ctx.secrets.token_pepper(), token)
+            opaque_token_digest(ctx.secrets.token_pepper_key(), token)
         ),
         "LINK",
     )

@@ -192,7 +192,7 @@ pub fn open(
 ) -> Result<(Vec<Write>, TokenPair), SessionError> {
     let session_id = crate::ids::random_uuid().to_string();
     let refresh_token = new_refresh_token(&user.id);
-    let digest = opaque_token_digest(ctx.secrets.token_pepper(), &refresh_token);
+    let digest = opaque_token_digest(ctx.secrets.token_pepper_key(), &refresh_token);
     let expires_at = refresh_expiry(ctx);
     let now = now_rfc3339(ctx);
     let session = Session {
@@ -320,7 +320,7 @@ pub async fn rotate(
     limit: crate::config::RateLimit,
 ) -> Result<(TokenPair, User), SessionError> {
     let user_id = token_user(presented).ok_or(SessionError::Invalid)?;
-    let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
+    let digest = opaque_token_digest(ctx.secrets.token_pepper_key(), presented);
     let old_key = refresh_key(&digest);
     let profile_key = users::profile_key(user_id);
     let (record, profile) = tokio::join!(ctx.store.get(&old_key), ctx.store.get(&profile_key));
@@ -357,7 +357,7 @@ pub async fn rotate(
     }
 
     let new_token = new_refresh_token(user_id);
-    let new_digest = opaque_token_digest(ctx.secrets.token_pepper(), &new_token);
+    let new_digest = opaque_token_digest(ctx.secrets.token_pepper_key(), &new_token);
     let expires_at = refresh_expiry(ctx);
     let new_record = RefreshRecord {
         user_id: user_id.to_owned(),
@@ -419,7 +419,7 @@ pub async fn revoke_by_refresh_token(
     let Some(user_id) = token_user(presented) else {
         return Ok(None);
     };
-    let digest = opaque_token_digest(ctx.secrets.token_pepper(), presented);
+    let digest = opaque_token_digest(ctx.secrets.token_pepper_key(), presented);
     let Some(item) = ctx.store.get(&refresh_key(&digest)).await? else {
         return Ok(None);
     };

@@ -51,7 +51,7 @@ pub fn normalize(input: &str) -> Option<String> {
 /// Where the code `normalized` of `batch` is stored for `user_id`.
 pub fn key(secrets: &Secrets, user_id: &str, batch: &str, normalized: &str) -> Key {
     let digest = opaque_token_digest(
-        secrets.token_pepper(),
+        secrets.token_pepper_key(),
         &format!("{user_id}:{batch}:{normalized}"),
     );
     Key::new(

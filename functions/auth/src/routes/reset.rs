@@ -74,7 +74,7 @@ pub async fn request_reset(
     match credential.filter(|c| !c.disabled) {
         Some(credential) => {
             let token = format!("{}.{}", credential.user_id, new_opaque_token());
-            let digest = opaque_token_digest(ctx.secrets.token_pepper(), &token);
+            let digest = opaque_token_digest(ctx.secrets.token_pepper_key(), &token);
             let ttl = ctx.settings.tokens.password_reset_ttl;
             let expires_at =
                 ctx.clock.epoch_seconds() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
@@ -155,7 +155,7 @@ pub async fn confirm_reset(
     ApiJson(body): ApiJson<ResetConfirm>,
 ) -> Result<StatusCode, ApiError> {
     let user_id = sessions::token_user(&body.token).ok_or_else(invalid_token)?;
-    let digest = opaque_token_digest(ctx.secrets.token_pepper(), &body.token);
+    let digest = opaque_token_digest(ctx.secrets.token_pepper_key(), &body.token);
     let key = reset_key(&digest);
     let ip = Subject::ip(&origin);
     let (record, partition, ip_limit) = tokio::join!(
