@@ -832,6 +832,37 @@ async fn invalid_requests_are_refused_alike(t: TestStore) {
         },
     ];
     assert!(invalid(s.transact(twice).await));
+    // Apart in the list, and among other writes, which are not made either.
+    let apart = vec![
+        Write::Check {
+            key: key("same"),
+            condition: Condition::NotExists,
+        },
+        Write::Put {
+            item: Item::new(&key("other")),
+            condition: None,
+        },
+        Write::Update {
+            key: key("same"),
+            updates: vec![Update::set("a", 1)],
+            condition: None,
+        },
+    ];
+    assert!(invalid(s.transact(apart).await));
+    assert_eq!(s.get(&key("other")).await.unwrap(), None);
+    assert!(invalid(
+        s.update(
+            &key("u"),
+            vec![
+                Update::set("a", 1),
+                Update::set("b", 2),
+                Update::add("a", 1)
+            ],
+            None
+        )
+        .await
+        .map(|_| ())
+    ));
     assert!(invalid(
         s.query(Query::table("P#1").limit(0)).await.map(|_| ())
     ));

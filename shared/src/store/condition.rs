@@ -228,8 +228,7 @@ impl Update {
         if updates.is_empty() {
             return Err(StoreError::invalid("an update needs at least one change"));
         }
-        let mut seen = std::collections::HashSet::new();
-        for update in updates {
+        for (index, update) in updates.iter().enumerate() {
             let name = update.attribute();
             validate_name(name)?;
             if name == PK || name == SK {
@@ -237,7 +236,11 @@ impl Update {
                     "the key attribute {name} cannot be updated"
                 )));
             }
-            if !seen.insert(name) {
+            // A handful of updates: scanning them beats building a set.
+            if updates[..index]
+                .iter()
+                .any(|earlier| earlier.attribute() == name)
+            {
                 return Err(StoreError::invalid(format!(
                     "attribute {name} is updated twice"
                 )));

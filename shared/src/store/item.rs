@@ -188,11 +188,15 @@ impl Item {
     }
 
     /// Checks what DynamoDB would refuse, so both backends refuse the same items.
-    pub(crate) fn validate(&self) -> Result<Key, StoreError> {
-        let key = self
-            .key()
-            .ok_or_else(|| StoreError::invalid("an item needs string PK and SK attributes"))?;
-        key.validate()?;
+    /// Checks the item as DynamoDB would; answers its key, borrowed.
+    pub(crate) fn validate(&self) -> Result<(&str, &str), StoreError> {
+        let (Some(pk), Some(sk)) = (self.get_str(PK), self.sk()) else {
+            return Err(StoreError::invalid(
+                "an item needs string PK and SK attributes",
+            ));
+        };
+        validate_key_part(PK, pk, MAX_PK_BYTES)?;
+        validate_key_part(SK, sk, MAX_SK_BYTES)?;
         for index_attr in [GSI1PK, GSI1SK] {
             match self.get(index_attr) {
                 None => {}
@@ -226,7 +230,7 @@ impl Item {
                 "item is larger than {MAX_ITEM_BYTES} bytes"
             )));
         }
-        Ok(key)
+        Ok((pk, sk))
     }
 }
 

@@ -136,7 +136,8 @@ impl Write {
         }
     }
 
-    fn validate(&self) -> Result<Key, StoreError> {
+    /// Checks the write; answers the key it touches, borrowed.
+    fn validate(&self) -> Result<(&str, &str), StoreError> {
         let (key, condition) = match self {
             Self::Put { item, condition } => (item.validate()?, condition.as_ref()),
             Self::Update {
@@ -146,15 +147,15 @@ impl Write {
             } => {
                 key.validate()?;
                 Update::validate_all(updates)?;
-                (key.clone(), condition.as_ref())
+                ((key.pk.as_str(), key.sk.as_str()), condition.as_ref())
             }
             Self::Delete { key, condition } => {
                 key.validate()?;
-                (key.clone(), condition.as_ref())
+                ((key.pk.as_str(), key.sk.as_str()), condition.as_ref())
             }
             Self::Check { key, condition } => {
                 key.validate()?;
-                (key.clone(), Some(condition))
+                ((key.pk.as_str(), key.sk.as_str()), Some(condition))
             }
         };
         condition.map(Condition::validate).transpose()?;
@@ -448,13 +449,16 @@ fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
             "a transaction has 1..={MAX_TRANSACTION_WRITES} writes"
         )));
     }
-    let mut keys = std::collections::HashSet::new();
-    for write in writes {
-        if !keys.insert(write.validate()?) {
-            return Err(StoreError::invalid(
-                "a transaction touches one item at most once",
-            ));
-        }
+    // Borrowed and sorted: no key is copied or hashed.
+    let mut keys = writes
+        .iter()
+        .map(Write::validate)
+        .collect::<Result<Vec<_>, _>>()?;
+    keys.sort_unstable();
+    if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(StoreError::invalid(
+            "a transaction touches one item at most once",
+        ));
     }
     Ok(())
 }
