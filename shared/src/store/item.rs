@@ -187,8 +187,8 @@ impl Item {
         Some((self.get_str(GSI1PK)?, self.get_str(GSI1SK)?))
     }
 
-    /// Checks what DynamoDB would refuse, so both backends refuse the same items.
-    /// Checks the item as DynamoDB would; answers its key, borrowed.
+    /// Checks what DynamoDB would refuse, so both backends refuse the same items; answers the
+    /// item's key, borrowed.
     pub(crate) fn validate(&self) -> Result<(&str, &str), StoreError> {
         let (Some(pk), Some(sk)) = (self.get_str(PK), self.sk()) else {
             return Err(StoreError::invalid(
