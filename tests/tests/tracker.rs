@@ -2633,6 +2633,8 @@ async fn every_tracker_endpoint_needs_a_token(t: TestStore) {
                 422,
             ),
             (json_request("POST", "/v1/tracker/doses", &json!({})), 422),
+            // A path the tracker does not serve is refused the same way.
+            (request("GET", "/v1/tracker/no-such-thing"), 404),
         ]
     };
     for (refused, status) in refused_early() {
