@@ -1,5 +1,7 @@
 //! Argon2id at the cost a deployed function uses: the defaults of `shared::config` (what a
-//! function gets with no `PASSWORD_HASH_*` variable set), not the cheap cost of the tests.
+//! function gets with no `PASSWORD_HASH_*` variable set), or the cost those variables set in
+//! the benchmark's environment (to measure the cost you deploy); never the cheap cost of the
+//! tests.
 //! Hashed and verified through `PasswordHasher`, on the blocking pool, exactly as login does.
 
 use std::time::{Duration, Instant};
@@ -8,9 +10,12 @@ use anyhow::{Result, ensure};
 use shared::auth::{Password, PasswordHasher, Verification};
 use shared::config::{EnvMap, PasswordSettings, Settings};
 
-/// The password cost of a function configured with nothing but its defaults.
+/// The password cost of a function configured with the environment's `PASSWORD_HASH_*`
+/// variables (its defaults where none is set), checked as a function checks them at start.
 pub fn production_cost() -> Result<PasswordSettings> {
-    Ok(Settings::from_env(&EnvMap::default(), "bench")?.passwords)
+    let cost_variables =
+        EnvMap::from_pairs(std::env::vars().filter(|(name, _)| name.starts_with("PASSWORD_HASH_")));
+    Ok(Settings::from_env(&cost_variables, "bench")?.passwords)
 }
 
 /// Durations of hashing and of verifying one password.

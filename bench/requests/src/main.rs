@@ -4,7 +4,9 @@
 //!    router), on the embedded store and on DynamoDB Local: median and p99 of wall time, the time
 //!    spent in the store, the store client's CPU time, and our own CPU time per request;
 //! 2. the store round trips of one request of each (total and sequential, from the access log),
-//!    and the sequential ones against their targets;
+//!    and the sequential ones against their targets; then the endpoints that hash a password
+//!    again, on a store whose passwords are hashed at a token cost, to tell our own CPU in them
+//!    from what sleeping through a real hash costs the request thread;
 //! 3. Argon2id at the production cost, and login against it.
 //!
 //! Throughput over HTTP on loopback is `scripts/bench-load.sh`.
@@ -15,7 +17,8 @@
 //!
 //! Run it optimised and with the deployed malloc setting, as `make bench` does:
 //! `MALLOC_MMAP_THRESHOLD_=131072 cargo run --profile bench-fast -p bench-requests`.
-//! Settings (environment): `BENCH_ITERATIONS` (timed iterations of a light endpoint, default 300;
+//! Settings (environment): `PASSWORD_HASH_*` (the Argon2id cost, as a function reads them;
+//! its defaults otherwise), `BENCH_ITERATIONS` (timed iterations of a light endpoint, default 300;
 //! endpoints that prepare state get a third, those that hash a password `BENCH_HASH_ITERATIONS`,
 //! default 30), `BENCH_CASE_SECONDS` (a case stops early once its warm-up and timed iterations
 //! took this long, with at least 10 timed; default 2, which bounds the whole run to about 6
@@ -43,6 +46,7 @@ use crate::report::Measured;
 const MIN_SAMPLES: usize = 10;
 
 /// How much to run.
+#[derive(Clone)]
 struct Options {
     light: usize,
     hashing: usize,
@@ -167,6 +171,8 @@ async fn run() -> Result<()> {
     }
     report::requests(&measured);
     report::round_trip_targets(&measured);
+    let at_token_cost = hashing_cases_at_token_cost(&options, &quiet).await?;
+    report::hash_wait(&measured, &at_token_cost);
     eprintln!("hashing at the production cost");
     let times = hashing::measure(&verifier, options.hashing).await?;
     let logins: Vec<&Measured> = measured
@@ -180,6 +186,53 @@ async fn run() -> Result<()> {
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     Ok(())
+}
+
+/// The cases that hash or verify a password, again on the embedded store, with every password
+/// hashed at the tests' token cost (microseconds, not tens of milliseconds): what is left of
+/// their own CPU is ours, without what waiting for a real hash costs the request thread (see
+/// [`report::hash_wait`]). Nothing when the embedded store is not among the backends.
+async fn hashing_cases_at_token_cost(
+    options: &Options,
+    quiet: &tracing::Dispatch,
+) -> Result<Vec<Measured>> {
+    let selected: Vec<(usize, &Case)> = CASES
+        .iter()
+        .enumerate()
+        .filter(|(_, case)| case.argon2 > 0 && options.selects(case))
+        .collect();
+    if selected.is_empty() || !options.backends.contains(&BackendKind::Embedded) {
+        return Ok(Vec::new());
+    }
+    eprintln!("embedded: the hashing cases again, passwords at a token cost");
+    let store = TestStore::new(BackendKind::Embedded).await;
+    let token_cost = shared::config::PasswordSettings::cheap_for_tests();
+    let mut fixture = Fixture::new(&store, token_cost).await?;
+    // Cheap now, so as many timed requests as a case that prepares state.
+    let options = Options {
+        hashing: (options.light / 3).max(1),
+        ..options.clone()
+    };
+    let mut measured = Vec::new();
+    for (index, case) in selected {
+        eprintln!(
+            "embedded, token hash cost: {} {}",
+            case.endpoint(),
+            case.note
+        );
+        let figures = measure(
+            &mut fixture,
+            (index, case),
+            "embedded",
+            &options,
+            quiet,
+            None,
+        )
+        .await
+        .with_context(|| format!("token hash cost: {} {}", case.endpoint(), case.note))?;
+        measured.push(figures);
+    }
+    Ok(measured)
 }
 
 /// Fails when an operation of the served OpenAPI document has no case, or a case no operation.
