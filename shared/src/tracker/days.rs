@@ -2,7 +2,7 @@
 //! adherence over a range, and how today compares with yesterday. Pure functions over decoded
 //! items, so every rule is tested without a store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::civil::Date;
 use serde::Serialize;
@@ -85,7 +85,32 @@ fn local_time(instant: &str) -> &str {
     instant.get(11..16).unwrap_or("")
 }
 
-/// Matches a medication's doses of one day to its scheduled times, in time order.
+/// Which scheduled time each of a medication's doses of one day takes: the doses, in time order
+/// (a stable sort, so doses at the same minute keep their stored order), each take the free time
+/// nearest to them; a dose finding every time taken is extra (`None`). Returns the doses in that
+/// order with the index of the time each took. The day view and adherence both match through
+/// this, so they always agree.
+fn match_to_times<D: std::borrow::Borrow<Dose>>(
+    times: &[String],
+    mut own: Vec<D>,
+) -> Vec<(D, Option<usize>)> {
+    own.sort_by(|a, b| local_time(&a.borrow().taken_at).cmp(local_time(&b.borrow().taken_at)));
+    let mut free = vec![true; times.len()];
+    own.into_iter()
+        .map(|dose| {
+            let at = minutes(local_time(&dose.borrow().taken_at));
+            let nearest = (0..times.len())
+                .filter(|&slot| free[slot])
+                .min_by_key(|&slot| (minutes(&times[slot]) - at).abs());
+            if let Some(slot) = nearest {
+                free[slot] = false;
+            }
+            (dose, nearest)
+        })
+        .collect()
+}
+
+/// Matches a medication's doses of one day to its scheduled times (see [`match_to_times`]).
 fn slots_of(medication: &Medication, date: Date, doses: &mut Vec<Dose>) -> Vec<ScheduledDose> {
     if !medication.active_on(date) || !medication.schedule.due_on(date) {
         return Vec::new();
@@ -99,23 +124,16 @@ fn slots_of(medication: &Medication, date: Date, doses: &mut Vec<Dose>) -> Vec<S
             true
         }
     });
-    own.sort_by(|a, b| local_time(&a.taken_at).cmp(local_time(&b.taken_at)));
-    // Each dose, in time order, takes the free scheduled time nearest to it; doses left when
-    // every time is taken are extra.
     let times = &medication.schedule.times;
     let mut matched: Vec<Option<Dose>> = vec![None; times.len()];
-    let mut extra = Vec::new();
-    for dose in own {
-        let at = minutes(local_time(&dose.taken_at));
-        let nearest = (0..times.len())
-            .filter(|&slot| matched[slot].is_none())
-            .min_by_key(|&slot| (minutes(&times[slot]) - at).abs());
-        match nearest {
+    for (dose, slot) in match_to_times(times, own) {
+        match slot {
             Some(slot) => matched[slot] = Some(dose),
-            None => extra.push(dose),
+            // Doses beyond the schedule go back to the unmatched ones.
+            None => doses.push(dose),
         }
     }
-    let slots = times
+    times
         .iter()
         .zip(matched)
         .map(|(time, matched)| ScheduledDose {
@@ -132,10 +150,7 @@ fn slots_of(medication: &Medication, date: Date, doses: &mut Vec<Dose>) -> Vec<S
             },
             dose_id: matched.map(|d| d.id),
         })
-        .collect();
-    // Doses beyond the schedule go back to the unmatched ones.
-    doses.extend(extra);
-    slots
+        .collect()
 }
 
 fn figures(slots: &[ScheduledDose]) -> (u32, u32) {
@@ -201,22 +216,36 @@ pub struct Adherence {
 
 /// Scheduled versus taken per medication from `from` to `to` (both included).
 pub fn adherence(from: Date, to: Date, medications: &[Medication], doses: &[Dose]) -> Adherence {
-    let mut by_day: BTreeMap<String, Vec<Dose>> = BTreeMap::new();
+    // Each day's doses of each medication, by reference and in their stored order (the order
+    // the matching breaks ties in), so no dose is copied and each day is matched once.
+    let mut by_day: HashMap<(&str, &str), Vec<&Dose>> = HashMap::new();
     for dose in doses {
+        let day = dose.taken_at.get(..10).unwrap_or("");
         by_day
-            .entry(dose.taken_at.get(..10).unwrap_or("").to_owned())
+            .entry((day, dose.medication_id.as_str()))
             .or_default()
-            .push(dose.clone());
+            .push(dose);
     }
+    let range: Vec<(Date, String)> = days(from, to).map(|day| (day, day.to_string())).collect();
     let mut rows = Vec::new();
     let (mut all_scheduled, mut all_taken) = (0u32, 0u32);
     for medication in medications {
         let (mut scheduled, mut taken) = (0u32, 0u32);
-        for day in days(from, to) {
-            let mut of_day = by_day.get(&day.to_string()).cloned().unwrap_or_default();
-            let (s, t) = figures(&slots_of(medication, day, &mut of_day));
-            scheduled += s;
-            taken += t;
+        let times = &medication.schedule.times;
+        for (day, key) in &range {
+            if !medication.active_on_day(key) || !medication.schedule.due_on(*day) {
+                continue;
+            }
+            let own = by_day
+                .get(&(key.as_str(), medication.id.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            let taken_times = match_to_times(times, own)
+                .into_iter()
+                .filter(|(dose, slot)| slot.is_some() && dose.status == DoseStatus::Taken)
+                .count();
+            scheduled = scheduled.saturating_add(u32::try_from(times.len()).unwrap_or(u32::MAX));
+            taken = taken.saturating_add(u32::try_from(taken_times).unwrap_or(u32::MAX));
         }
         let doses_taken = u32::try_from(
             doses
@@ -468,6 +497,71 @@ mod tests {
             }
         );
         assert_eq!(report.overall.scheduled, 6);
+    }
+
+    /// Adherence over a range is, medication by medication, the sum of the day views' figures:
+    /// checked on a month of varied doses (several a day, at the same minute, extra, skipped,
+    /// missed, outside the medication's dates, on days it is not due, of an as-needed one).
+    #[test]
+    fn adherence_is_the_sum_of_the_day_views() {
+        let mut meds = vec![
+            medication("a", &["08:00", "20:00"]),
+            medication("b", &["12:00"]),
+            medication("c", &["07:30", "12:00", "18:45"]),
+            medication("d", &[]),
+        ];
+        meds[1].start_date = "2026-03-05".into();
+        meds[1].end_date = Some("2026-03-20".into());
+        meds[2].schedule.days = vec![
+            crate::tracker::model::Weekday::Mon,
+            crate::tracker::model::Weekday::Thu,
+        ];
+        meds[3].schedule.as_needed = true;
+        let statuses = [DoseStatus::Taken, DoseStatus::Skipped, DoseStatus::Missed];
+        let times = [
+            "07:31", "08:00", "08:00", "11:59", "12:00", "19:00", "20:15", "23:59",
+        ];
+        let mut doses = Vec::new();
+        let mut seed = 7u32;
+        for day in 1..=31 {
+            for n in 0..6 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let pick = (seed >> 8) as usize;
+                doses.push(dose(
+                    &format!("{day}-{n}"),
+                    ["a", "b", "c", "d"][pick % 4],
+                    &format!("2026-03-{day:02}T{}:00Z", times[(pick / 4) % times.len()]),
+                    statuses[(pick / 32) % 3],
+                ));
+            }
+        }
+        let (from, to) = (date("2026-03-01"), date("2026-03-31"));
+        let report = adherence(from, to, &meds, &doses);
+        assert!(report.overall.taken > 0 && report.overall.scheduled > report.overall.taken);
+        for medication in &meds {
+            let (mut scheduled, mut taken) = (0, 0);
+            for day in days(from, to) {
+                let of_day: Vec<Dose> = doses
+                    .iter()
+                    .filter(|d| d.taken_at.starts_with(&day.to_string()))
+                    .cloned()
+                    .collect();
+                let view = day_view(day, std::slice::from_ref(medication), of_day, vec![], None);
+                scheduled += view.adherence.scheduled;
+                taken += view.adherence.taken;
+            }
+            let row = report
+                .medications
+                .iter()
+                .find(|row| row.medication_id == medication.id)
+                .expect("every medication has doses in the range");
+            assert_eq!(
+                (row.figures.scheduled, row.figures.taken),
+                (scheduled, taken),
+                "{}",
+                medication.id
+            );
+        }
     }
 
     fn feeling(day: &str, score: u8) -> Feeling {

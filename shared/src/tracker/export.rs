@@ -8,8 +8,8 @@ use super::model::{
     Allergy, Doctor, Dose, EmergencyContact, Feeling, MedicalCondition, Medication, Symptom,
 };
 use super::{
-    ALLERGY_PREFIX, CONDITION_PREFIX, CONTACT_SK, DOCTOR_PREFIX, Kind, MEDICATION_PREFIX, entries,
-    under,
+    ALLERGY_PREFIX, CONDITION_PREFIX, CONTACT_SK, DOCTOR_PREFIX, Kind, MEDICATION_PREFIX,
+    day_entry_kind_of,
 };
 use crate::accounts::User;
 use crate::store::{Item, StoreError};
@@ -45,15 +45,11 @@ impl Export {
         items: &[Item],
         exported_at: String,
     ) -> Result<Self, StoreError> {
-        let contact = items
-            .iter()
-            .find(|i| i.sk() == Some(CONTACT_SK))
-            .map(Item::to_entity)
-            .transpose()?;
+        let parts = Parts::of(items);
         // Entries of one day come in id order; show them by local time.
-        let mut doses: Vec<Dose> = entries(items, Kind::Dose)?;
+        let mut doses: Vec<Dose> = decode(&parts.doses)?;
         doses.sort_by(|a, b| local_order(&a.taken_at).cmp(local_order(&b.taken_at)));
-        let mut symptoms: Vec<Symptom> = entries(items, Kind::Symptom)?;
+        let mut symptoms: Vec<Symptom> = decode(&parts.symptoms)?;
         symptoms.sort_by(|a, b| local_order(&a.occurred_at).cmp(local_order(&b.occurred_at)));
         Ok(Self {
             exported_at,
@@ -63,16 +59,60 @@ impl Export {
                 email: user.email.clone(),
                 timezone: user.timezone.clone(),
             },
-            medications: under(items, MEDICATION_PREFIX)?,
+            medications: decode(&parts.medications)?,
             doses,
             symptoms,
-            feelings: entries(items, Kind::Feeling)?,
-            conditions: under(items, CONDITION_PREFIX)?,
-            allergies: under(items, ALLERGY_PREFIX)?,
-            doctors: under(items, DOCTOR_PREFIX)?,
-            emergency_contact: contact,
+            feelings: decode(&parts.feelings)?,
+            conditions: decode(&parts.conditions)?,
+            allergies: decode(&parts.allergies)?,
+            doctors: decode(&parts.doctors)?,
+            emergency_contact: parts.contact.map(Item::to_entity).transpose()?,
         })
     }
+}
+
+/// A partition's items sorted by what they are, in one pass and in key order: each item's sort
+/// key is looked up once (a search of its attributes), not once per kind of record.
+#[derive(Default)]
+struct Parts<'a> {
+    contact: Option<&'a Item>,
+    medications: Vec<&'a Item>,
+    doses: Vec<&'a Item>,
+    symptoms: Vec<&'a Item>,
+    feelings: Vec<&'a Item>,
+    conditions: Vec<&'a Item>,
+    allergies: Vec<&'a Item>,
+    doctors: Vec<&'a Item>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(items: &'a [Item]) -> Self {
+        let mut parts = Self::default();
+        for item in items {
+            let Some(sk) = item.sk() else { continue };
+            let part = match day_entry_kind_of(sk) {
+                Some(Kind::Dose) => &mut parts.doses,
+                Some(Kind::Symptom) => &mut parts.symptoms,
+                Some(Kind::Feeling) => &mut parts.feelings,
+                None if sk == CONTACT_SK => {
+                    parts.contact = parts.contact.or(Some(item));
+                    continue;
+                }
+                None if sk.starts_with(MEDICATION_PREFIX) => &mut parts.medications,
+                None if sk.starts_with(CONDITION_PREFIX) => &mut parts.conditions,
+                None if sk.starts_with(ALLERGY_PREFIX) => &mut parts.allergies,
+                None if sk.starts_with(DOCTOR_PREFIX) => &mut parts.doctors,
+                // Day entries of other kinds, and records the export does not hold.
+                Some(_) | None => continue,
+            };
+            part.push(item);
+        }
+        parts
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(items: &[&Item]) -> Result<Vec<T>, StoreError> {
+    items.iter().map(|item| item.to_entity()).collect()
 }
 
 /// The local date and time of an instant (`YYYY-MM-DDTHH:MM:SS`), which orders a day's entries.

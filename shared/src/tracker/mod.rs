@@ -181,7 +181,11 @@ pub fn entry_item<T: Serialize>(
 
 /// What kind of day entry an item is, from its sort key.
 pub fn day_entry_kind(item: &Item) -> Option<Kind> {
-    let sk = item.sk()?;
+    day_entry_kind_of(item.sk()?)
+}
+
+/// What kind of day entry a sort key names.
+pub fn day_entry_kind_of(sk: &str) -> Option<Kind> {
     let rest = sk.strip_prefix("DAY#")?.get(11..)?;
     match rest.split('#').next()? {
         "DOSE" => Some(Kind::Dose),

@@ -307,10 +307,14 @@ impl MedicationInput {
 impl Medication {
     /// Whether it is current on `date`: started, not ended, not archived.
     pub fn active_on(&self, date: Date) -> bool {
-        let day = date.to_string();
+        self.active_on_day(&date.to_string())
+    }
+
+    /// [`Self::active_on`] for a day already written `YYYY-MM-DD`.
+    pub fn active_on_day(&self, day: &str) -> bool {
         !self.archived
-            && self.start_date <= day
-            && self.end_date.as_ref().is_none_or(|end| day <= *end)
+            && self.start_date.as_str() <= day
+            && self.end_date.as_deref().is_none_or(|end| day <= end)
     }
 }
 
