@@ -156,7 +156,6 @@ impl Mailer for OutboxMailer {
     }
 
     async fn send(&self, message: &Message) -> Result<(), MailError> {
-        std::fs::create_dir_all(&self.dir).map_err(MailError::Outbox)?;
         // Names sort in sending order: time, then a sequence for messages in the same instant.
         static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
@@ -166,19 +165,25 @@ impl Mailer for OutboxMailer {
             crate::ids::random_uuid().simple()
         );
         let json =
-            serde_json::json!({"to": message.to, "subject": message.subject, "text": message.text});
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        use std::io::Write as _;
-        options
-            .open(self.dir.join(name))
-            .and_then(|mut file| file.write_all(json.to_string().as_bytes()))
-            .map_err(MailError::Outbox)
+            serde_json::json!({"to": message.to, "subject": message.subject, "text": message.text})
+                .to_string();
+        let dir = self.dir.clone();
+        // Files are written on the blocking pool, not on the thread that serves requests.
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            use std::io::Write as _;
+            options.open(dir.join(name))?.write_all(json.as_bytes())
+        })
+        .await
+        .map_err(|panicked| MailError::Outbox(std::io::Error::other(panicked)))?
+        .map_err(MailError::Outbox)
     }
 }
 
