@@ -18,6 +18,7 @@ shared::on_both_backends!(
     the_whole_journey_from_setup_to_a_two_step_sign_in,
     a_backup_code_works_once_in_any_spelling,
     regenerating_kills_every_old_backup_code,
+    regenerating_the_largest_batch_removes_every_old_code,
     mfa_turns_off_with_the_password_or_a_code,
     five_wrong_codes_kill_the_mfa_token,
     parallel_guesses_never_exceed_five_per_mfa_token,
@@ -299,6 +300,34 @@ async fn regenerating_kills_every_old_backup_code(t: TestStore) {
         .unwrap()
         .items;
     assert_eq!(items.len(), 9);
+}
+
+/// With the largest batch allowed, the old codes do not all fit in the regeneration's own
+/// transaction: those that fit go with it, the rest right after, and no old item is left.
+async fn regenerating_the_largest_batch_removes_every_old_code(t: TestStore) {
+    let (api, ctx) = api_and_context(&t, &[("MFA_BACKUP_CODES_COUNT", "50"), NO_LOCKOUT[0]]);
+    let enrolled = enroll(&api, &ctx, "regen50@example.com").await;
+    assert_eq!(enrolled.backup_codes.len(), 50);
+    let fresh = api
+        .send(bearer_post(
+            "/v1/auth/mfa/backup-codes/regenerate",
+            &enrolled.access,
+            &json!({"code": code_now(&ctx, &enrolled.secret)}),
+        ))
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text());
+    assert_eq!(fresh.json()["backup_codes"].as_array().unwrap().len(), 50);
+    let items = t
+        .store
+        .query(shared::store::Query::table(format!("USER#{}", enrolled.user_id)).prefix("BACKUP#"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 50, "only the new batch is stored");
+    let token = mfa_token(&api, "regen50@example.com").await;
+    verify(&api, &token, "backup_code", &enrolled.backup_codes[49])
+        .await
+        .assert_error(401, "INVALID_MFA_CODE");
 }
 
 async fn mfa_turns_off_with_the_password_or_a_code(t: TestStore) {

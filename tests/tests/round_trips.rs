@@ -82,7 +82,7 @@ const EXPECTED: &[(&str, (i64, i64))] = &[
     ("POST /v1/auth/login", (7, 3)),
     ("POST /v1/auth/logout", (2, 2)),
     ("POST /v1/auth/logout-all", (3, 2)),
-    ("POST /v1/auth/mfa/backup-codes/regenerate", (6, 4)),
+    ("POST /v1/auth/mfa/backup-codes/regenerate", (5, 3)),
     ("POST /v1/auth/mfa/disable", (5, 3)),
     ("POST /v1/auth/mfa/enable", (2, 2)),
     ("POST /v1/auth/mfa/setup", (2, 2)),

@@ -10,7 +10,7 @@ use shared::accounts::Bearer;
 use shared::accounts::principal::Outcome;
 use shared::http::{ApiError, ApiJson, ClientOrigin};
 use shared::mfa::{self, Code, Guard, Method, MfaError, Proof, backup};
-use shared::store::{Update, Write};
+use shared::store::{Key, MAX_TRANSACTION_WRITES, Update, Write};
 use utoipa::ToSchema;
 
 use super::{BackupCodes, enrolled};
@@ -81,6 +81,25 @@ pub async fn regenerate(
         &origin,
     ));
     writes.push(guard.success_write());
+    // The old codes can no longer be found once the new batch is current; removing their items
+    // is housekeeping, done in the same transaction as far as they fit (room kept for the
+    // session guard), the rest right after it.
+    let deletes = |keys: &[Key]| -> Vec<Write> {
+        keys.iter()
+            .map(|key| Write::Delete {
+                key: key.clone(),
+                condition: None,
+            })
+            .collect()
+    };
+    let written: Vec<Key> = writes.iter().filter_map(Write::key).collect();
+    let old_codes: Vec<Key> = old_codes
+        .into_iter()
+        .filter(|key| !written.contains(key))
+        .collect();
+    let room = MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + 1);
+    let codes_now = room.min(old_codes.len());
+    writes.extend(deletes(&old_codes[..codes_now]));
     if let Outcome::Conflict { .. } = bearer.transact_checked(&ctx, writes).await? {
         // The code was used by a parallel request first.
         guard
@@ -88,16 +107,8 @@ pub async fn regenerate(
             .await?;
         return Err(MfaError::InvalidCode.into());
     }
-    // The old codes can no longer be found; removing their items is housekeeping.
-    for chunk in old_codes.chunks(100) {
-        let deletes = chunk
-            .iter()
-            .map(|key| Write::Delete {
-                key: key.clone(),
-                condition: None,
-            })
-            .collect();
-        if let Err(err) = ctx.store.transact(deletes).await {
+    for chunk in old_codes[codes_now..].chunks(MAX_TRANSACTION_WRITES) {
+        if let Err(err) = ctx.store.transact(deletes(chunk)).await {
             tracing::warn!(
                 error = &err as &dyn std::error::Error,
                 "old backup codes left in place"
