@@ -14,6 +14,7 @@ use shared::testkit::{TestResponse, TestStore, json_request, request, totp_code}
 shared::on_both_backends!(
     deletion_removes_the_account_and_all_its_data,
     a_wrong_password_deletes_nothing,
+    parallel_wrong_passwords_never_overshoot_the_lockout,
     an_account_with_mfa_needs_its_code,
 );
 
@@ -133,6 +134,32 @@ async fn a_wrong_password_deletes_nothing(t: TestStore) {
         login(&api, "staying@example.com", PASSWORD).await.status,
         200
     );
+}
+
+/// The password that confirms a deletion is checked under the sign-in lockout, its stored hash
+/// read in the same step as the lockout: of 10 parallel wrong passwords with 3 failures
+/// allowed, at most 3 are checked (401) and the rest refused as locked (429), and the account
+/// is still there.
+async fn parallel_wrong_passwords_never_overshoot_the_lockout(t: TestStore) {
+    let (api, _ctx) = api_and_context(&t, &[("LOGIN_FAIL_EMAIL_THRESHOLD", "3")]);
+    let (access, _) = tokens(&signup(&api, "guessed@example.com").await);
+    let api = std::sync::Arc::new(api);
+    let guesses: Vec<_> = (0..10)
+        .map(|i| {
+            let (api, access) = (api.clone(), access.clone());
+            let body = json!({"password": format!("wrong guess {i}")});
+            tokio::spawn(async move { delete_me(&api, &access, &body).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert!((1..=3).contains(&checked), "{statuses:?}");
+    assert_eq!(checked + locked, 10, "{statuses:?}");
+    assert_eq!(me(&api, &access).await.status, 200);
 }
 
 async fn an_account_with_mfa_needs_its_code(t: TestStore) {

@@ -32,7 +32,7 @@ const NOW: &str = "2099-04-15T10:00:00Z";
 /// Every endpoint → (store calls, sequential store calls) of the request this test sends, the
 /// same on both backends. Export appears once per format.
 const EXPECTED: &[(&str, (i64, i64))] = &[
-    ("DELETE /v1/auth/me", (10, 8)),
+    ("DELETE /v1/auth/me", (10, 7)),
     ("DELETE /v1/auth/oauth/identities/{provider}", (2, 2)),
     ("DELETE /v1/auth/sessions/{id}", (2, 2)),
     ("DELETE /v1/tracker/allergies/{id}", (1, 1)),
@@ -87,7 +87,7 @@ const EXPECTED: &[(&str, (i64, i64))] = &[
     ("POST /v1/auth/mfa/enable", (2, 2)),
     ("POST /v1/auth/mfa/setup", (2, 2)),
     ("POST /v1/auth/mfa/verify", (7, 3)),
-    ("POST /v1/auth/oauth/link", (8, 5)),
+    ("POST /v1/auth/oauth/link", (8, 4)),
     ("POST /v1/auth/password-reset/confirm", (4, 2)),
     ("POST /v1/auth/password-reset/request", (4, 2)),
     ("POST /v1/auth/password/change", (4, 3)),

@@ -150,13 +150,11 @@ pub fn wrong_password() -> crate::http::ApiError {
     )
 }
 
-/// Whether `password` is the account's (`email`'s) password. An account without one (provider
-/// sign-in only) still costs one hash.
-pub async fn password_matches(
+/// The stored password hash of `email`'s account, if it has one (provider sign-in only: none).
+pub async fn password_hash(
     ctx: &crate::AppContext,
     email: &str,
-    password: &crate::auth::Password,
-) -> Result<bool, crate::http::ApiError> {
+) -> Result<Option<String>, crate::http::ApiError> {
     let email = stored_email(email)?;
     let credential: Option<Credential> = ctx
         .store
@@ -164,7 +162,16 @@ pub async fn password_matches(
         .await?
         .map(|item| item.to_entity())
         .transpose()?;
-    let hash = credential.as_ref().and_then(|c| c.password_hash.as_deref());
+    Ok(credential.and_then(|c| c.password_hash))
+}
+
+/// Whether `password` matches `hash` (from [`password_hash`]). No hash still costs one, so
+/// timing does not tell which accounts have a password.
+pub async fn password_verifies(
+    ctx: &crate::AppContext,
+    password: &crate::auth::Password,
+    hash: Option<&str>,
+) -> Result<bool, crate::http::ApiError> {
     let verified = ctx
         .passwords
         .verify(password, hash)

@@ -48,6 +48,26 @@ impl Guard {
         }
     }
 
+    /// [`Guard::begin`] for a password confirmation, with the account's stored hash read in the
+    /// same store step. The password is hashed only once the guard holds a failure, so parallel
+    /// guesses still cannot overshoot the lockout. Returns the guard and whether the password
+    /// matched.
+    pub async fn check_password(
+        ctx: &AppContext,
+        email: &str,
+        password: &crate::auth::Password,
+        origin: &Origin,
+    ) -> Result<(Self, bool), ApiError> {
+        let (guard, hash) = tokio::join!(
+            Self::begin(ctx, email, origin),
+            crate::accounts::users::password_hash(ctx, email),
+        );
+        let guard = guard?;
+        let matched =
+            crate::accounts::users::password_verifies(ctx, password, hash?.as_deref()).await?;
+        Ok((guard, matched))
+    }
+
     /// The check failed: a security event, the failure kept in the account's history as
     /// `event_type`, and the lockout counts (which may lock now).
     pub async fn failed(

@@ -70,8 +70,9 @@ pub async fn delete_me(
     } else {
         None
     };
-    let guard = Guard::begin(&ctx, &user.email, &origin).await?;
-    if !users::password_matches(&ctx, &user.email, &body.password).await? {
+    let (guard, password_matches) =
+        Guard::check_password(&ctx, &user.email, &body.password, &origin).await?;
+    if !password_matches {
         guard
             .failed(&ctx, "auth.account.delete.failure", &user.id, &origin)
             .await?;

@@ -70,11 +70,18 @@ pub async fn disable(
     let account = bearer.account(&ctx).await?;
     let user_id = bearer.user_id();
     let enrollment = enrolled(&account)?;
-    let guard = Guard::begin(&ctx, &account.user.email, &origin).await?;
+    let email = &account.user.email;
+    let (guard, wrong_password) = match &confirmation {
+        Confirmation::Password(password) => {
+            let (guard, matches) = Guard::check_password(&ctx, email, password, &origin).await?;
+            (guard, !matches)
+        }
+        Confirmation::Code(_) => (Guard::begin(&ctx, email, &origin).await?, false),
+    };
 
     let (mut writes, proof_writes) = match confirmation {
-        Confirmation::Password(password) => {
-            if !users::password_matches(&ctx, &account.user.email, &password).await? {
+        Confirmation::Password(_) => {
+            if wrong_password {
                 guard
                     .failed(&ctx, "auth.mfa.disable_failed", user_id, &origin)
                     .await?;

@@ -152,8 +152,9 @@ async fn confirm_recent_sign_in(
             "required: this session signed in more than 10 minutes ago",
         )
     })?;
-    let guard = Guard::begin(ctx, &account.user.email, origin).await?;
-    if !users::password_matches(ctx, &account.user.email, password).await? {
+    let (guard, password_matches) =
+        Guard::check_password(ctx, &account.user.email, password, origin).await?;
+    if !password_matches {
         guard
             .failed(ctx, "auth.mfa.enable_failed", bearer.user_id(), origin)
             .await?;

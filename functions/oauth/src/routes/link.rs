@@ -99,8 +99,9 @@ pub async fn link(
     } else {
         None
     };
-    let guard = Guard::begin(&ctx, &user.email, &origin).await?;
-    if !users::password_matches(&ctx, &user.email, &body.password).await? {
+    let (guard, password_matches) =
+        Guard::check_password(&ctx, &user.email, &body.password, &origin).await?;
+    if !password_matches {
         guard
             .failed(&ctx, "auth.oauth.link.failure", &user.id, &origin)
             .await?;
