@@ -293,13 +293,17 @@ async fn regenerating_kills_every_old_backup_code(t: TestStore) {
         200
     );
     // The old codes' items are gone, not only unusable.
-    let items = t
-        .store
-        .query(shared::store::Query::table(format!("USER#{}", enrolled.user_id)).prefix("BACKUP#"))
+    assert_eq!(stored_backup_codes(&t, &enrolled.user_id).await, 9);
+}
+
+/// How many backup-code items the store holds for `user_id`, of any batch.
+async fn stored_backup_codes(t: &TestStore, user_id: &str) -> usize {
+    t.store
+        .query(shared::store::Query::table(format!("USER#{user_id}")).prefix("BACKUP#"))
         .await
         .unwrap()
-        .items;
-    assert_eq!(items.len(), 9);
+        .items
+        .len()
 }
 
 /// With the largest batch allowed, the old codes do not all fit in the regeneration's own
@@ -317,13 +321,11 @@ async fn regenerating_the_largest_batch_removes_every_old_code(t: TestStore) {
         .await;
     assert_eq!(fresh.status, 200, "{}", fresh.text());
     assert_eq!(fresh.json()["backup_codes"].as_array().unwrap().len(), 50);
-    let items = t
-        .store
-        .query(shared::store::Query::table(format!("USER#{}", enrolled.user_id)).prefix("BACKUP#"))
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(items.len(), 50, "only the new batch is stored");
+    assert_eq!(
+        stored_backup_codes(&t, &enrolled.user_id).await,
+        50,
+        "only the new batch is stored"
+    );
     let token = mfa_token(&api, "regen50@example.com").await;
     verify(&api, &token, "backup_code", &enrolled.backup_codes[49])
         .await

@@ -368,8 +368,7 @@ mod tests {
     }
 
     /// A header we did not write byte for byte (members in another order, spaces) is read and
-    /// checked instead of matched, and verifies when it says what ours say; a token of a
-    /// previous key is matched by that key's header.
+    /// checked instead of matched, and verifies when it says what ours say.
     #[test]
     fn a_header_written_differently_is_read_and_checked() {
         let secrets = Secrets::generate();

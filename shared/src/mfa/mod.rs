@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppContext;
 use crate::accounts::users::user_partition;
-use crate::store::{Condition, EXPIRES_AT, Item, Key, StoreError, Update, Write};
+use crate::store::{
+    Condition, EXPIRES_AT, Item, Key, MAX_TRANSACTION_WRITES, StoreError, Update, Write,
+};
 pub use guard::Guard;
 pub use totp::Shape;
 
@@ -263,12 +265,48 @@ pub fn backup_batch_writes(
 }
 
 /// Every backup-code item in a page of the user's partition, of any batch.
-pub fn backup_keys_in(items: &[Item]) -> Vec<Key> {
+fn backup_keys_in(items: &[Item]) -> Vec<Key> {
     items
         .iter()
         .filter_map(Item::key)
         .filter(|k| k.sk.starts_with(backup::PREFIX))
         .collect()
+}
+
+/// Deletes of the backup codes found in `items` (a page of the user's partition) that
+/// `writes` does not already touch, added to `writes` as far as they fit beside `reserve`
+/// more writes. Returns the codes that did not fit, for [`delete_codes_after_commit`].
+pub fn delete_codes_within(items: &[Item], writes: &mut Vec<Write>, reserve: usize) -> Vec<Key> {
+    let touched: Vec<Key> = writes.iter().filter_map(Write::key).collect();
+    let mut codes: Vec<Key> = backup_keys_in(items)
+        .into_iter()
+        .filter(|key| !touched.contains(key))
+        .collect();
+    let room = MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + reserve);
+    let rest = codes.split_off(room.min(codes.len()));
+    writes.extend(codes.into_iter().map(code_delete));
+    rest
+}
+
+/// Deletes `codes` once a committed change has made them unusable (a new batch, MFA off): only
+/// housekeeping, so a failure is logged, not answered.
+pub async fn delete_codes_after_commit(ctx: &AppContext, codes: &[Key]) {
+    for chunk in codes.chunks(MAX_TRANSACTION_WRITES) {
+        let deletes = chunk.iter().cloned().map(code_delete).collect();
+        if let Err(err) = ctx.store.transact(deletes).await {
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "old backup codes left in place"
+            );
+        }
+    }
+}
+
+fn code_delete(key: Key) -> Write {
+    Write::Delete {
+        key,
+        condition: None,
+    }
 }
 
 /// A code as it arrives in a request (TOTP or backup code): never printed, at most 64

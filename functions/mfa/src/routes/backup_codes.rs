@@ -10,7 +10,7 @@ use shared::accounts::Bearer;
 use shared::accounts::principal::Outcome;
 use shared::http::{ApiError, ApiJson, ClientOrigin};
 use shared::mfa::{self, Code, Guard, Method, MfaError, Proof, backup};
-use shared::store::{Key, MAX_TRANSACTION_WRITES, Update, Write};
+use shared::store::Update;
 use utoipa::ToSchema;
 
 use super::{BackupCodes, enrolled};
@@ -56,7 +56,6 @@ pub async fn regenerate(
         }
         Err(err) => return Err(err.into()),
     };
-    let old_codes = mfa::backup_keys_in(&account.items);
     let count = ctx.settings.mfa.backup_codes_count;
     let codes = backup::generate(count);
     let batch = shared::ids::random_uuid().to_string();
@@ -82,24 +81,9 @@ pub async fn regenerate(
     ));
     writes.push(guard.success_write());
     // The old codes can no longer be found once the new batch is current; removing their items
-    // is housekeeping, done in the same transaction as far as they fit (room kept for the
-    // session guard), the rest right after it.
-    let deletes = |keys: &[Key]| -> Vec<Write> {
-        keys.iter()
-            .map(|key| Write::Delete {
-                key: key.clone(),
-                condition: None,
-            })
-            .collect()
-    };
-    let written: Vec<Key> = writes.iter().filter_map(Write::key).collect();
-    let old_codes: Vec<Key> = old_codes
-        .into_iter()
-        .filter(|key| !written.contains(key))
-        .collect();
-    let room = MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + 1);
-    let codes_now = room.min(old_codes.len());
-    writes.extend(deletes(&old_codes[..codes_now]));
+    // is housekeeping, in the same transaction as far as they fit (room kept for the session
+    // guard), the rest right after it.
+    let old_codes = mfa::delete_codes_within(&account.items, &mut writes, 1);
     if let Outcome::Conflict { .. } = bearer.transact_checked(&ctx, writes).await? {
         // The code was used by a parallel request first.
         guard
@@ -107,14 +91,7 @@ pub async fn regenerate(
             .await?;
         return Err(MfaError::InvalidCode.into());
     }
-    for chunk in old_codes[codes_now..].chunks(MAX_TRANSACTION_WRITES) {
-        if let Err(err) = ctx.store.transact(deletes(chunk)).await {
-            tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "old backup codes left in place"
-            );
-        }
-    }
+    mfa::delete_codes_after_commit(&ctx, &old_codes).await;
     shared::audit::record(
         &ctx,
         "auth.mfa.backup_codes.regenerated",

@@ -133,24 +133,9 @@ pub async fn disable(
             &origin,
         ));
     }
-    // Every backup code goes (the one spent as proof is already deleted above).
-    let spent: Vec<_> = writes.iter().filter_map(Write::key).collect();
-    let codes: Vec<_> = mfa::backup_keys_in(&account.items)
-        .into_iter()
-        .filter(|key| !spent.contains(key))
-        .collect();
-    let code_deletes = |keys: &[shared::store::Key]| -> Vec<Write> {
-        keys.iter()
-            .map(|key| Write::Delete {
-                key: key.clone(),
-                condition: None,
-            })
-            .collect()
-    };
-    // Room for the session guard; what does not fit goes right after.
-    let room = shared::store::MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + 1);
-    let codes_now = room.min(codes.len());
-    writes.extend(code_deletes(&codes[..codes_now]));
+    // Every backup code goes (the one spent as proof is already deleted above); room is kept
+    // for the session guard, and what does not fit goes right after.
+    let codes_left = mfa::delete_codes_within(&account.items, &mut writes, 1);
     let others = account.other_sessions(bearer.session_id())?;
     let fit = sessions::closable_in(writes.len(), 1).min(others.len());
     for other in &others[..fit] {
@@ -170,14 +155,7 @@ pub async fn disable(
         }
     }
     // Unusable already (their enrollment is gone); removing them is housekeeping.
-    for chunk in codes[codes_now..].chunks(shared::store::MAX_TRANSACTION_WRITES) {
-        if let Err(err) = ctx.store.transact(code_deletes(chunk)).await {
-            tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "old backup codes left in place"
-            );
-        }
-    }
+    mfa::delete_codes_after_commit(&ctx, &codes_left).await;
     sessions::close_after_commit(&ctx, &others[fit..]).await;
     shared::audit::record(&ctx, "auth.mfa.disabled", Some(user_id), &origin);
     if let Some(method) = method {
