@@ -3,8 +3,6 @@
 //! stored them (pyotp's base32 text, encrypted with the Fernet key `MFA_ENCRYPTION_KEY`), so a
 //! secret either side wrote works on both.
 
-use std::fmt::Write as _;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
@@ -110,14 +108,25 @@ fn qr_svg(code: &fast_qr::QRCode) -> String {
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{pixels}" height="{pixels}" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d=""##
     );
+    // About four bytes per module; one allocation instead of a doubling every few rows.
+    svg.reserve(4 * size * size);
+    // The path is hundreds of numbers: itoa writes them at a third of `write!`'s cost.
+    let mut digits = itoa::Buffer::new();
     for (y, row) in code.data[..size * size].chunks_exact(size).enumerate() {
         let mut x = 0;
         while x < size {
             let run = row[x..].iter().take_while(|m| m.value()).count();
             if run > 0 {
-                let (left, top) = (x + QUIET_ZONE, y + QUIET_ZONE);
-                // Writing to a String cannot fail.
-                let _ = write!(svg, "M{left} {top}h{run}v1h-{run}z");
+                // `M{left} {top}h{run}v1h-{run}z`
+                svg.push('M');
+                svg.push_str(digits.format(x + QUIET_ZONE));
+                svg.push(' ');
+                svg.push_str(digits.format(y + QUIET_ZONE));
+                svg.push('h');
+                svg.push_str(digits.format(run));
+                svg.push_str("v1h-");
+                svg.push_str(digits.format(run));
+                svg.push('z');
                 x += run;
             } else {
                 x += 1;
