@@ -16,7 +16,13 @@
 //! Instants keep the offset the user logged them with; FHIR's shapes are stricter than ours in
 //! places (seconds are required, offsets within ±14:00), so every date and time is re-printed
 //! in FHIR's form rather than copied.
+//!
+//! The resources are typed structs serialised straight to JSON. FHIR JSON has no nulls, empty
+//! strings, empty arrays or empty objects, and no surrounding spaces in strings: every string
+//! we hold goes through [`text`] (trimmed; nothing when empty), every optional element is
+//! skipped when absent, and an element whose parts are all absent is absent itself.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aws_lc_rs::digest;
@@ -24,8 +30,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::{Offset, TimeZone};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 use super::export::Export;
@@ -54,9 +59,9 @@ const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 /// What a feeling's observation is called.
 pub const FEELING_TEXT: &str = "How I feel (1-10)";
 
-/// The export as a FHIR R4 Bundle of type `collection`.
-pub fn bundle(export: &Export) -> Value {
-    let today = export_day(export);
+/// The export as a FHIR R4 Bundle of type `collection`, ready to serialise.
+pub fn bundle(export: &Export) -> Bundle<'_> {
+    let today = export_day(export).map(|d| d.to_string());
     let user = &export.patient.id;
     let patient = Ref::new(user, "Patient", "patient", "");
     let doctors: HashMap<&str, Ref> = export
@@ -75,64 +80,118 @@ pub fn bundle(export: &Export) -> Value {
         .map(|m| (m.id.as_str(), m))
         .collect();
 
-    let mut entries = vec![patient.entry(patient_resource(export))];
+    let mut entry = Vec::with_capacity(
+        1 + 2 * export.doctors.len()
+            + export.conditions.len()
+            + export.allergies.len()
+            + export.medications.len()
+            + export.doses.len()
+            + export.symptoms.len()
+            + export.feelings.len(),
+    );
+    entry.push(patient.entry(patient_resource(patient.id, export)));
     for doctor in &export.doctors {
-        let practitioner = &doctors[doctor.id.as_str()];
-        entries.push(practitioner.entry(practitioner_resource(doctor)));
+        let practitioner = doctors[doctor.id.as_str()];
+        entry.push(practitioner.entry(practitioner_resource(practitioner.id, doctor)));
         if let Some(specialty) = &doctor.specialty {
             let role = Ref::new(user, "PractitionerRole", "doctor-role", &doctor.id);
-            entries.push(role.entry(json!({
-                "resourceType": "PractitionerRole",
-                "practitioner": practitioner.reference(),
-                "specialty": [{ "text": specialty }],
+            entry.push(role.entry(Resource::PractitionerRole(PractitionerRole {
+                id: role.id,
+                practitioner: practitioner.reference(),
+                specialty: labels(Some(specialty)),
             })));
         }
     }
     for condition in &export.conditions {
         let r = Ref::new(user, "Condition", "condition", &condition.id);
-        entries.push(r.entry(condition_resource(
+        entry.push(r.entry(condition_resource(
+            r.id,
             condition,
-            &patient,
+            patient,
             &doctors,
             &export.doctors,
         )));
     }
     for allergy in &export.allergies {
         let r = Ref::new(user, "AllergyIntolerance", "allergy", &allergy.id);
-        entries.push(r.entry(allergy_resource(allergy, &patient)));
+        entry.push(r.entry(allergy_resource(r.id, allergy, patient)));
     }
     for medication in &export.medications {
         let r = Ref::new(user, "MedicationStatement", "medication", &medication.id);
-        entries.push(r.entry(statement_resource(medication, &patient, today)));
+        entry.push(r.entry(statement_resource(
+            r.id,
+            medication,
+            patient,
+            today.as_deref(),
+        )));
     }
     for dose in &export.doses {
         let r = Ref::new(user, "MedicationAdministration", "dose", &dose.id);
         let medication = medications.get(dose.medication_id.as_str()).copied();
-        entries.push(r.entry(administration_resource(dose, medication, &patient)));
+        entry.push(r.entry(administration_resource(r.id, dose, medication, patient)));
     }
     for symptom in &export.symptoms {
         let r = Ref::new(user, "Observation", "symptom", &symptom.id);
-        entries.push(r.entry(symptom_resource(symptom, &patient)));
+        entry.push(r.entry(symptom_resource(r.id, symptom, patient)));
     }
     for feeling in &export.feelings {
         let r = Ref::new(user, "Observation", "feeling", &feeling.date);
-        entries.push(r.entry(feeling_resource(feeling, &patient)));
+        entry.push(r.entry(feeling_resource(r.id, feeling, patient)));
     }
-
-    let mut bundle = json!({
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": instant(&export.exported_at),
-    });
-    bundle["entry"] = Value::Array(entries);
-    compact(&mut bundle);
-    bundle
+    Bundle {
+        resource_type: "Bundle",
+        kind: "collection",
+        timestamp: instant(&export.exported_at),
+        entry,
+    }
 }
 
-/// One resource of the bundle: its `urn:uuid:` URL and type.
-#[derive(Clone, Debug)]
+/// A FHIR `Bundle` of type `collection`.
+#[derive(Serialize)]
+pub struct Bundle<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+    /// Never empty: the patient is always there.
+    entry: Vec<Entry<'a>>,
+}
+
+impl Bundle<'_> {
+    /// How many resources it holds (at least the patient).
+    pub fn entries(&self) -> usize {
+        self.entry.len()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry<'a> {
+    full_url: Urn,
+    resource: Resource<'a>,
+}
+
+/// Every resource the bundle holds; `resourceType` is written first, then the resource's `id`
+/// (each resource's first field).
+#[derive(Serialize)]
+#[serde(tag = "resourceType")]
+enum Resource<'a> {
+    Patient(Patient<'a>),
+    Practitioner(Practitioner<'a>),
+    PractitionerRole(PractitionerRole<'a>),
+    Condition(Condition<'a>),
+    AllergyIntolerance(AllergyIntolerance<'a>),
+    MedicationStatement(MedicationStatement<'a>),
+    MedicationAdministration(MedicationAdministration<'a>),
+    Observation(Observation<'a>),
+}
+
+/// One resource of the bundle: its name-based UUID and type.
+#[derive(Clone, Copy, Debug)]
 struct Ref {
-    url: String,
+    id: Uuid,
     kind: &'static str,
 }
 
@@ -140,82 +199,175 @@ impl Ref {
     /// The resource for item `id` of kind `tag` of `user` (the same UUID in every export).
     fn new(user: &str, kind: &'static str, tag: &str, id: &str) -> Self {
         Self {
-            url: format!("urn:uuid:{}", name_uuid(&format!("{user}/{tag}/{id}"))),
+            id: name_uuid(&NAMESPACE, &[user, "/", tag, "/", id]),
             kind,
         }
     }
 
-    fn id(&self) -> &str {
-        self.url.trim_start_matches("urn:uuid:")
-    }
-
-    fn reference(&self) -> Reference<'_> {
+    fn reference(self) -> Reference {
         Reference {
-            reference: &self.url,
+            reference: Urn(self.id),
             kind: self.kind,
         }
     }
 
-    /// The bundle entry of `resource`, which gets this resource's type and id. The resource
-    /// is moved, not copied: `json!` would copy a `Value` it is given, and the entries are most
-    /// of a bundle.
-    fn entry(&self, mut resource: Value) -> Value {
-        if let Some(fields) = resource.as_object_mut() {
-            fields.insert("resourceType".into(), Value::from(self.kind));
-            fields.insert("id".into(), Value::from(self.id()));
+    fn entry(self, resource: Resource<'_>) -> Entry<'_> {
+        Entry {
+            full_url: Urn(self.id),
+            resource,
         }
-        let mut entry = Map::new();
-        entry.insert("fullUrl".into(), Value::String(self.url.clone()));
-        entry.insert("resource".into(), resource);
-        Value::Object(entry)
     }
 }
 
-// The small data types FHIR resources are made of. `json!` serialises these straight into the
-// resource, where a `Value` would be built and then copied.
+/// The version 5 (SHA-1, name-based) UUID of the concatenated `name` in `namespace`, as RFC
+/// 9562 defines it (aws-lc's SHA-1: twice as fast here as the one `Uuid::new_v5` uses).
+fn name_uuid(namespace: &Uuid, name: &[&str]) -> Uuid {
+    let mut sha1 = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    sha1.update(namespace.as_bytes());
+    for part in name {
+        sha1.update(part.as_bytes());
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&sha1.finish().as_ref()[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+}
+
+/// A UUID as a `urn:uuid:` URI, written without an intermediate string.
+#[derive(Clone, Copy, Debug)]
+struct Urn(Uuid);
+
+impl Serialize for Urn {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const PREFIX: &[u8] = b"urn:uuid:";
+        let mut buf = [0u8; PREFIX.len() + uuid::fmt::Hyphenated::LENGTH];
+        buf[..PREFIX.len()].copy_from_slice(PREFIX);
+        let written = self
+            .0
+            .hyphenated()
+            .encode_lower(&mut buf[PREFIX.len()..])
+            .len();
+        let urn = std::str::from_utf8(&buf[..PREFIX.len() + written])
+            .map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(urn)
+    }
+}
+
+// The data types FHIR resources are made of.
 
 /// A `Reference` to another resource of the bundle.
-#[derive(Serialize)]
-struct Reference<'a> {
-    reference: &'a str,
+#[derive(Clone, Copy, Serialize)]
+struct Reference {
+    reference: Urn,
     #[serde(rename = "type")]
     kind: &'static str,
 }
 
-/// A `CodeableConcept` of one `Coding`.
+/// A `CodeableConcept`: a coding, words, or both.
 #[derive(Serialize)]
-struct CodeableConcept<'a> {
-    coding: [Coding<'a>; 1],
+struct Concept<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coding: Option<[Coding<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 struct Coding<'a> {
     system: &'a str,
-    code: &'a str,
-    display: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
 }
 
-/// An `Annotation` (a note).
+/// An element that is only words: a `HumanName`, `Address` or `CodeableConcept` given as text,
+/// and an `Annotation` (a note).
 #[derive(Serialize)]
-struct Annotation<'a> {
-    text: &'a str,
+struct Label<'a> {
+    text: Cow<'a, str>,
 }
 
 /// A `ContactPoint`.
 #[derive(Serialize)]
 struct ContactPoint<'a> {
-    system: &'a str,
+    system: &'static str,
     value: &'a str,
 }
 
-/// A version 5 (SHA-1, name-based) UUID of `name` in [`NAMESPACE`], as RFC 9562 defines it.
-fn name_uuid(name: &str) -> Uuid {
-    let mut input = NAMESPACE.as_bytes().to_vec();
-    input.extend_from_slice(name.as_bytes());
-    let hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash.as_ref()[..16]);
-    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+/// A `Quantity`, or nothing when it has neither value nor unit.
+#[derive(Serialize)]
+struct Quantity<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+}
+
+impl<'a> Quantity<'a> {
+    fn new(value: f64, unit: Option<&'a str>) -> Option<Self> {
+        let value = value.is_finite().then_some(value);
+        let unit = unit.and_then(text);
+        (value.is_some() || unit.is_some()).then_some(Self { value, unit })
+    }
+}
+
+/// A string as FHIR JSON holds it: without surrounding spaces, and absent when that leaves
+/// nothing.
+fn text(raw: &str) -> Option<&str> {
+    Some(raw.trim()).filter(|t| !t.is_empty())
+}
+
+/// [`text`] for a string of our own making.
+fn owned_text(raw: String) -> Option<String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == raw.len() {
+        Some(raw)
+    } else {
+        Some(trimmed.to_owned())
+    }
+}
+
+fn label(raw: &str) -> Option<Label<'_>> {
+    text(raw).map(|text| Label {
+        text: Cow::Borrowed(text),
+    })
+}
+
+/// [`label`] for words of our own making.
+fn owned_label<'a>(raw: String) -> Option<Label<'a>> {
+    owned_text(raw).map(|text| Label {
+        text: Cow::Owned(text),
+    })
+}
+
+/// `[label]`, or nothing without words.
+fn labels(raw: Option<&str>) -> Option<[Label<'_>; 1]> {
+    raw.and_then(label).map(|l| [l])
+}
+
+fn coded<'a>(system: &'a str, code: &'a str, display: &'a str) -> Concept<'a> {
+    Concept {
+        coding: Some([Coding {
+            system,
+            code: Some(code),
+            display: Some(display),
+        }]),
+        text: None,
+    }
+}
+
+/// The notes among `texts` that say something.
+fn notes<'a>(texts: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Label<'a>> {
+    texts.into_iter().flatten().filter_map(label).collect()
+}
+
+/// A ContactPoint, or nothing without a value (a system alone says nothing).
+fn telecom<'a>(system: &'static str, value: Option<&'a str>) -> Option<ContactPoint<'a>> {
+    value
+        .and_then(text)
+        .map(|value| ContactPoint { system, value })
 }
 
 /// The export's calendar day in the user's time zone (UTC when the zone is unknown).
@@ -252,10 +404,23 @@ fn date_time(raw: &str) -> Option<String> {
     if local.year() < 1 {
         return None;
     }
-    let mut out = local.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    // Printed by hand: strftime would read its format string for each of hundreds of entries.
+    let mut out = String::with_capacity(40);
+    push_padded(&mut out, i64::from(local.year()), 4);
+    out.push('-');
+    push_padded(&mut out, i64::from(local.month()), 2);
+    out.push('-');
+    push_padded(&mut out, i64::from(local.day()), 2);
+    out.push('T');
+    push_padded(&mut out, i64::from(local.hour()), 2);
+    out.push(':');
+    push_padded(&mut out, i64::from(local.minute()), 2);
+    out.push(':');
+    push_padded(&mut out, i64::from(local.second()), 2);
     let nanos = at.subsec_nanosecond();
     if nanos != 0 {
-        let fraction = format!("{nanos:09}");
+        let mut fraction = String::with_capacity(9);
+        push_padded(&mut fraction, i64::from(nanos), 9);
         out.push('.');
         out.push_str(fraction.trim_end_matches('0'));
     }
@@ -263,11 +428,21 @@ fn date_time(raw: &str) -> Option<String> {
         out.push('Z');
     } else {
         let seconds = offset.seconds();
-        let sign = if seconds < 0 { '-' } else { '+' };
-        let minutes = seconds.abs() / 60;
-        out.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
+        out.push(if seconds < 0 { '-' } else { '+' });
+        let minutes = i64::from(seconds.abs() / 60);
+        push_padded(&mut out, minutes / 60, 2);
+        out.push(':');
+        push_padded(&mut out, minutes % 60, 2);
     }
     Some(out)
+}
+
+/// `value` (not negative) in decimal, with leading zeros to `width` digits.
+fn push_padded(out: &mut String, value: i64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(value);
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.push_str(digits);
 }
 
 /// A FHIR `instant` (the same shape as [`date_time`] gives; instants need the full time).
@@ -310,130 +485,231 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-fn coding<'a>(system: &'a str, code: &'a str, display: &'a str) -> CodeableConcept<'a> {
-    CodeableConcept {
-        coding: [Coding {
-            system,
-            code,
-            display,
-        }],
-    }
+// The resources, each with the elements we fill, in the order FHIR lists them.
+
+#[derive(Serialize)]
+struct Patient<'a> {
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<[Label<'a>; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    telecom: Vec<ContactPoint<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<[PatientContact<'a>; 1]>,
 }
 
-fn notes<'a>(texts: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Annotation<'a>> {
-    texts
-        .into_iter()
-        .flatten()
-        .map(|text| Annotation { text })
-        .collect()
+#[derive(Serialize)]
+struct PatientContact<'a> {
+    /// Never empty: "Emergency Contact" is always coded.
+    relationship: Vec<Concept<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Label<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    telecom: Vec<ContactPoint<'a>>,
 }
 
-/// A ContactPoint, or nothing without a value (a system alone says nothing).
-fn telecom<'a>(system: &'a str, value: Option<&'a str>) -> Option<ContactPoint<'a>> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|value| ContactPoint { system, value })
-}
-
-fn patient_resource(export: &Export) -> Value {
+fn patient_resource(id: Uuid, export: &Export) -> Resource<'_> {
     let p = &export.patient;
     let contact = export.emergency_contact.as_ref().map(|c| {
-        json!({
-            "relationship": [
-                coding(CONTACT_RELATIONSHIP, "C", "Emergency Contact"),
-                { "text": c.relationship },
-            ],
-            "name": { "text": c.name },
-            "telecom": [
+        let mut relationship = vec![coded(CONTACT_RELATIONSHIP, "C", "Emergency Contact")];
+        relationship.extend(
+            c.relationship
+                .as_deref()
+                .and_then(text)
+                .map(|words| Concept {
+                    coding: None,
+                    text: Some(words),
+                }),
+        );
+        [PatientContact {
+            relationship,
+            name: label(&c.name),
+            telecom: [
                 telecom("phone", Some(&c.phone)),
                 telecom("email", c.email.as_deref()),
-            ],
-        })
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        }]
     });
-    json!({
-        "resourceType": "Patient",
-        "name": [{ "text": p.name }],
-        "telecom": [telecom("email", Some(&p.email))],
-        "contact": [contact],
+    Resource::Patient(Patient {
+        id,
+        name: labels(Some(&p.name)),
+        telecom: telecom("email", Some(&p.email)).into_iter().collect(),
+        contact,
     })
 }
 
-fn practitioner_resource(doctor: &Doctor) -> Value {
-    json!({
-        "resourceType": "Practitioner",
-        "name": [{ "text": doctor.name }],
-        "telecom": [
+#[derive(Serialize)]
+struct Practitioner<'a> {
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<[Label<'a>; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    telecom: Vec<ContactPoint<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<[Label<'a>; 1]>,
+}
+
+fn practitioner_resource(id: Uuid, doctor: &Doctor) -> Resource<'_> {
+    Resource::Practitioner(Practitioner {
+        id,
+        name: labels(Some(&doctor.name)),
+        telecom: [
             telecom("phone", doctor.phone.as_deref()),
             telecom("email", doctor.email.as_deref()),
-        ],
-        "address": [{ "text": doctor.address }],
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        address: labels(doctor.address.as_deref()),
     })
 }
 
-fn condition_resource(
-    condition: &MedicalCondition,
-    patient: &Ref,
+#[derive(Serialize)]
+struct PractitionerRole<'a> {
+    id: Uuid,
+    practitioner: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    specialty: Option<[Label<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Condition<'a> {
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extension: Option<[DateExtension; 1]>,
+    clinical_status: Concept<'a>,
+    category: [Concept<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<Concept<'a>>,
+    subject: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asserter: Option<Reference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    note: Vec<Label<'a>>,
+}
+
+/// An `Extension` whose value is a `dateTime`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DateExtension {
+    url: &'static str,
+    value_date_time: String,
+}
+
+fn condition_resource<'a>(
+    id: Uuid,
+    condition: &'a MedicalCondition,
+    patient: Ref,
     refs: &HashMap<&str, Ref>,
     doctors: &[Doctor],
-) -> Value {
+) -> Resource<'a> {
     let status = match condition.status {
-        ConditionStatus::Active => coding(CONDITION_CLINICAL, "active", "Active"),
-        ConditionStatus::Resolved => coding(CONDITION_CLINICAL, "resolved", "Resolved"),
+        ConditionStatus::Active => coded(CONDITION_CLINICAL, "active", "Active"),
+        ConditionStatus::Resolved => coded(CONDITION_CLINICAL, "resolved", "Resolved"),
     };
     // Doctors deleted since are left out; the first one left asserts it, the others are named.
-    let treating: Vec<&str> = condition
+    let mut treating = condition
         .doctor_ids
         .iter()
-        .filter(|id| refs.contains_key(id.as_str()))
-        .map(String::as_str)
-        .collect();
-    let asserter = treating.first().map(|id| refs[id].reference());
+        .filter_map(|id| refs.get(id.as_str()).map(|r| (id, *r)));
+    let asserter = treating.next().map(|(_, r)| r.reference());
     let others: Vec<&str> = treating
-        .iter()
-        .skip(1)
-        .filter_map(|id| doctors.iter().find(|d| d.id == *id))
+        .filter_map(|(id, _)| doctors.iter().find(|d| d.id == *id))
         .map(|d| d.name.as_str())
         .collect();
-    let also = (!others.is_empty()).then(|| format!("Also treated by: {}", others.join(", ")));
-    let icd10 = condition
-        .icd10
-        .as_ref()
-        .map(|code| json!({ "system": ICD10, "code": code }));
+    let mut note = notes([condition.note.as_deref()]);
+    if !others.is_empty() {
+        note.extend(owned_label(format!(
+            "Also treated by: {}",
+            others.join(", ")
+        )));
+    }
+    let icd10 = condition.icd10.as_ref().map(|code| {
+        [Coding {
+            system: ICD10,
+            code: text(code),
+            display: None,
+        }]
+    });
+    let name = text(&condition.name);
+    let code = (icd10.is_some() || name.is_some()).then_some(Concept {
+        coding: icd10,
+        text: name,
+    });
     let diagnosed = condition.diagnosed_on.as_deref().and_then(date);
-    json!({
-        "resourceType": "Condition",
-        "extension": [diagnosed.as_ref().map(|d| json!({ "url": CONDITION_ASSERTED_DATE, "valueDateTime": d }))],
-        "clinicalStatus": status,
-        "category": [coding(CONDITION_CATEGORY, "problem-list-item", "Problem List Item")],
-        "code": { "coding": [icd10], "text": condition.name },
-        "subject": patient.reference(),
-        "recordedDate": diagnosed,
-        "asserter": asserter,
-        "note": notes([condition.note.as_deref(), also.as_deref()]),
+    Resource::Condition(Condition {
+        id,
+        extension: diagnosed.clone().map(|value_date_time| {
+            [DateExtension {
+                url: CONDITION_ASSERTED_DATE,
+                value_date_time,
+            }]
+        }),
+        clinical_status: status,
+        category: [coded(
+            CONDITION_CATEGORY,
+            "problem-list-item",
+            "Problem List Item",
+        )],
+        code,
+        subject: patient.reference(),
+        recorded_date: diagnosed,
+        asserter,
+        note,
     })
 }
 
-fn allergy_resource(allergy: &Allergy, patient: &Ref) -> Value {
+#[derive(Serialize)]
+struct AllergyIntolerance<'a> {
+    id: Uuid,
+    #[serde(rename = "clinicalStatus")]
+    clinical_status: Concept<'a>,
+    criticality: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<Label<'a>>,
+    patient: Reference,
+    asserter: Reference,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    note: Vec<Label<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reaction: Option<[Reaction<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct Reaction<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifestation: Option<[Label<'a>; 1]>,
+    severity: &'static str,
+}
+
+fn allergy_resource(id: Uuid, allergy: &Allergy, patient: Ref) -> Resource<'_> {
     let (criticality, severity) = match allergy.severity {
         AllergySeverity::Mild => ("low", "mild"),
         AllergySeverity::Moderate => ("low", "moderate"),
         AllergySeverity::Severe => ("high", "severe"),
     };
     // A reaction needs a manifestation; without one the severity is in the criticality only.
-    let reaction = allergy
-        .reaction
-        .as_ref()
-        .map(|r| json!({ "manifestation": [{ "text": r }], "severity": severity }));
-    json!({
-        "resourceType": "AllergyIntolerance",
-        "clinicalStatus": coding(ALLERGY_CLINICAL, "active", "Active"),
-        "criticality": criticality,
-        "code": { "text": allergy.substance },
-        "patient": patient.reference(),
-        "asserter": patient.reference(),
-        "note": notes([allergy.note.as_deref()]),
-        "reaction": [reaction],
+    let reaction = allergy.reaction.as_ref().map(|r| {
+        [Reaction {
+            manifestation: labels(Some(r)),
+            severity,
+        }]
+    });
+    Resource::AllergyIntolerance(AllergyIntolerance {
+        id,
+        clinical_status: coded(ALLERGY_CLINICAL, "active", "Active"),
+        criticality,
+        code: label(&allergy.substance),
+        patient: patient.reference(),
+        asserter: patient.reference(),
+        note: notes([allergy.note.as_deref()]),
+        reaction,
     })
 }
 
@@ -445,7 +721,9 @@ fn medication_text(m: &Medication) -> String {
         .as_ref()
         .filter(|g| !g.eq_ignore_ascii_case(&m.name))
     {
-        text.push_str(&format!(" ({generic})"));
+        text.push_str(" (");
+        text.push_str(generic);
+        text.push(')');
     }
     for part in [&m.strength, &m.form].into_iter().flatten() {
         text.push(' ');
@@ -456,27 +734,90 @@ fn medication_text(m: &Medication) -> String {
 
 /// A MedicationStatement's status: archived → stopped, ended before the export's day →
 /// completed, starting after it → intended, else active.
-fn statement_status(m: &Medication, today: Option<Date>) -> &'static str {
+fn statement_status(m: &Medication, today: Option<&str>) -> &'static str {
     if m.archived {
         return "stopped";
     }
-    let Some(today) = today.map(|d| d.to_string()) else {
+    let Some(today) = today else {
         return "active";
     };
-    if m.end_date.as_ref().is_some_and(|end| *end < today) {
+    if m.end_date.as_deref().is_some_and(|end| end < today) {
         "completed"
-    } else if m.start_date > today {
+    } else if m.start_date.as_str() > today {
         "intended"
     } else {
         "active"
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MedicationStatement<'a> {
+    id: Uuid,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    medication_codeable_concept: Option<Label<'a>>,
+    subject: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_period: Option<Period>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_asserted: Option<String>,
+    information_source: Reference,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    note: Vec<Label<'a>>,
+    dosage: [StatementDosage<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Period {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatementDosage<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timing: Option<Timing>,
+    as_needed_boolean: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dose_and_rate: Option<[DoseAndRate<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct Timing {
+    repeat: Repeat,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Repeat {
+    /// Never empty: a schedule without times has no timing.
+    time_of_day: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    day_of_week: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DoseAndRate<'a> {
+    dose_quantity: Quantity<'a>,
+}
+
 fn amount(value: f64) -> String {
     format!("{value}")
 }
 
-fn statement_resource(m: &Medication, patient: &Ref, today: Option<Date>) -> Value {
+fn statement_resource<'a>(
+    id: Uuid,
+    m: &'a Medication,
+    patient: Ref,
+    today: Option<&str>,
+) -> Resource<'a> {
     let dose = format!("{} {}", amount(m.dose), m.unit);
     let schedule = &m.schedule;
     let text = if schedule.as_needed {
@@ -502,124 +843,162 @@ fn statement_resource(m: &Medication, patient: &Ref, today: Option<Date>) -> Val
         .iter()
         .filter_map(|t| time_of_day(t))
         .collect();
-    let days: Vec<&str> = schedule.days.iter().map(|d| weekday_code(*d)).collect();
-    let timing = (!schedule.as_needed && !times.is_empty())
-        .then(|| json!({ "repeat": { "timeOfDay": times, "dayOfWeek": days } }));
-    json!({
-        "resourceType": "MedicationStatement",
-        "status": statement_status(m, today),
-        "medicationCodeableConcept": { "text": medication_text(m) },
-        "subject": patient.reference(),
-        "effectivePeriod": {
-            "start": date(&m.start_date),
-            "end": m.end_date.as_deref().and_then(date),
+    let timing = (!schedule.as_needed && !times.is_empty()).then(|| Timing {
+        repeat: Repeat {
+            time_of_day: times,
+            day_of_week: schedule.days.iter().map(|d| weekday_code(*d)).collect(),
         },
-        "dateAsserted": date_time(&m.updated_at),
-        "informationSource": patient.reference(),
-        "note": notes([m.notes.as_deref()]),
-        "dosage": [{
-            "text": text,
-            "timing": timing,
-            "asNeededBoolean": schedule.as_needed,
-            "doseAndRate": [{ "doseQuantity": { "value": m.dose, "unit": m.unit } }],
+    });
+    let start = date(&m.start_date);
+    let end = m.end_date.as_deref().and_then(date);
+    let effective_period = (start.is_some() || end.is_some()).then_some(Period { start, end });
+    Resource::MedicationStatement(MedicationStatement {
+        id,
+        status: statement_status(m, today),
+        medication_codeable_concept: owned_label(medication_text(m)),
+        subject: patient.reference(),
+        effective_period,
+        date_asserted: date_time(&m.updated_at),
+        information_source: patient.reference(),
+        note: notes([m.notes.as_deref()]),
+        dosage: [StatementDosage {
+            text: owned_text(text),
+            timing,
+            as_needed_boolean: schedule.as_needed,
+            dose_and_rate: Quantity::new(m.dose, Some(&m.unit))
+                .map(|dose_quantity| [DoseAndRate { dose_quantity }]),
         }],
     })
 }
 
-fn administration_resource(dose: &Dose, medication: Option<&Medication>, patient: &Ref) -> Value {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MedicationAdministration<'a> {
+    id: Uuid,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_reason: Option<[Label<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    medication_codeable_concept: Option<Label<'a>>,
+    subject: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    performer: Option<[Performer; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    note: Vec<Label<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dosage: Option<AdministrationDosage<'a>>,
+}
+
+#[derive(Serialize)]
+struct Performer {
+    actor: Reference,
+}
+
+#[derive(Serialize)]
+struct AdministrationDosage<'a> {
+    dose: Quantity<'a>,
+}
+
+fn administration_resource<'a>(
+    id: Uuid,
+    dose: &'a Dose,
+    medication: Option<&'a Medication>,
+    patient: Ref,
+) -> Resource<'a> {
     let (status, reason) = match dose.status {
         DoseStatus::Taken => ("completed", None),
         DoseStatus::Skipped => ("not-done", Some("Skipped")),
         DoseStatus::Missed => ("not-done", Some("Missed")),
     };
     let name = medication.map_or_else(|| "Unknown medication".to_owned(), medication_text);
-    let performer =
-        (dose.status == DoseStatus::Taken).then(|| json!({ "actor": patient.reference() }));
-    json!({
-        "resourceType": "MedicationAdministration",
-        "status": status,
-        "statusReason": [reason.map(|text| json!({ "text": text }))],
-        "medicationCodeableConcept": { "text": name },
-        "subject": patient.reference(),
-        "effectiveDateTime": date_time(&dose.taken_at),
-        "performer": [performer],
-        "note": notes([dose.note.as_deref()]),
-        "dosage": { "dose": { "value": dose.dose, "unit": medication.map(|m| m.unit.as_str()) } },
+    let performer = (dose.status == DoseStatus::Taken).then(|| {
+        [Performer {
+            actor: patient.reference(),
+        }]
+    });
+    Resource::MedicationAdministration(MedicationAdministration {
+        id,
+        status,
+        status_reason: labels(reason),
+        medication_codeable_concept: owned_label(name),
+        subject: patient.reference(),
+        effective_date_time: date_time(&dose.taken_at),
+        performer,
+        note: notes([dose.note.as_deref()]),
+        dosage: Quantity::new(dose.dose, medication.map(|m| m.unit.as_str()))
+            .map(|dose| AdministrationDosage { dose }),
     })
 }
 
-fn survey() -> [CodeableConcept<'static>; 1] {
-    [coding(OBSERVATION_CATEGORY, "survey", "Survey")]
+/// A symptom or a feeling, as the user reported it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Observation<'a> {
+    id: Uuid,
+    status: &'static str,
+    category: [Concept<'static>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<Label<'a>>,
+    subject: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_date_time: Option<String>,
+    performer: [Reference; 1],
+    value_integer: u8,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    note: Vec<Label<'a>>,
 }
 
-fn symptom_resource(symptom: &Symptom, patient: &Ref) -> Value {
-    json!({
-        "resourceType": "Observation",
-        "status": "final",
-        "category": survey(),
-        "code": { "text": symptom.name },
-        "subject": patient.reference(),
-        "effectiveDateTime": date_time(&symptom.occurred_at),
-        "performer": [patient.reference()],
-        "valueInteger": symptom.severity,
-        "note": notes([symptom.note.as_deref()]),
+fn survey() -> [Concept<'static>; 1] {
+    [coded(OBSERVATION_CATEGORY, "survey", "Survey")]
+}
+
+fn symptom_resource(id: Uuid, symptom: &Symptom, patient: Ref) -> Resource<'_> {
+    Resource::Observation(Observation {
+        id,
+        status: "final",
+        category: survey(),
+        code: label(&symptom.name),
+        subject: patient.reference(),
+        effective_date_time: date_time(&symptom.occurred_at),
+        performer: [patient.reference()],
+        value_integer: symptom.severity,
+        note: notes([symptom.note.as_deref()]),
     })
 }
 
-fn feeling_resource(feeling: &Feeling, patient: &Ref) -> Value {
-    json!({
-        "resourceType": "Observation",
-        "status": "final",
-        "category": survey(),
-        "code": { "text": FEELING_TEXT },
-        "subject": patient.reference(),
-        "effectiveDateTime": date(&feeling.date),
-        "performer": [patient.reference()],
-        "valueInteger": feeling.score,
-        "note": notes([feeling.note.as_deref()]),
+fn feeling_resource(id: Uuid, feeling: &Feeling, patient: Ref) -> Resource<'_> {
+    Resource::Observation(Observation {
+        id,
+        status: "final",
+        category: survey(),
+        code: label(FEELING_TEXT),
+        subject: patient.reference(),
+        effective_date_time: date(&feeling.date),
+        performer: [patient.reference()],
+        value_integer: feeling.score,
+        note: notes([feeling.note.as_deref()]),
     })
-}
-
-/// FHIR JSON has no nulls, empty strings, empty arrays or empty objects: drops them, deepest
-/// first (so an object left empty by that goes too), and trims strings. In place: a bundle is
-/// mostly strings that need neither.
-fn compact(value: &mut Value) {
-    match value {
-        Value::Object(fields) => fields.retain(|_, v| {
-            compact(v);
-            !is_empty(v)
-        }),
-        Value::Array(items) => items.retain_mut(|v| {
-            compact(v);
-            !is_empty(v)
-        }),
-        Value::String(s) => {
-            let trimmed = s.trim();
-            if trimmed.len() != s.len() {
-                *s = trimmed.to_owned();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
+    use rand::rngs::StdRng;
+    use rand::seq::IndexedRandom;
+    use rand::{Rng, SeedableRng};
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::tracker::export::Patient;
     use crate::tracker::model::{EmergencyContact, Schedule};
+
+    /// The bundle as JSON, as a client reads it.
+    fn bundle(export: &Export) -> Value {
+        serde_json::to_value(super::bundle(export)).unwrap()
+    }
 
     fn medication(id: &str, archived: bool, start: &str, end: Option<&str>) -> Medication {
         Medication {
@@ -883,16 +1262,14 @@ mod tests {
         assert!(ids(&a).is_disjoint(&ids(&b)));
         // RFC 9562's example of a name-based UUID: "www.example.com" in the DNS namespace.
         let dns = Uuid::from_u128(0x6ba7b810_9dad_11d1_80b4_00c04fd430c8);
-        let mut input = dns.as_bytes().to_vec();
-        input.extend_from_slice(b"www.example.com");
-        let hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&hash.as_ref()[..16]);
         assert_eq!(
-            uuid::Builder::from_sha1_bytes(bytes)
-                .into_uuid()
-                .to_string(),
+            name_uuid(&dns, &["www.", "example.com"]).to_string(),
             "2ed6657d-e927-568b-95e1-2665a8aea6a2"
+        );
+        // A receiver matches re-exports by these: they must not change between releases.
+        assert_eq!(
+            name_uuid(&NAMESPACE, &["u1", "/", "patient", "/", ""]).to_string(),
+            "d1787467-b461-508a-b952-97f48f14863d"
         );
     }
 
@@ -1131,10 +1508,174 @@ mod tests {
         }
     }
 
+    /// An export whose every field is drawn from values that test the writer: empty and
+    /// blank strings, surrounding spaces, characters JSON escapes, dates and instants FHIR
+    /// cannot take, references to doctors that are gone.
+    fn random_export(rng: &mut StdRng) -> Export {
+        const WORDS: &[&str] = &[
+            "",
+            " ",
+            "  Ada  ",
+            "Ada",
+            "tab\tand \"quotes\"",
+            "Ünïcödé ✓",
+            "x",
+        ];
+        const DAYS: &[&str] = &["2026-03-29", "2026-02-30", "", "0000-01-01", "2028-02-29"];
+        const INSTANTS: &[&str] = &[
+            "2026-03-29T08:00:00+02:00",
+            "2026-03-29T08:00:00.5Z",
+            "2026-03-29T08:00:00+15:00",
+            "2026-03-29T08:00:00-00:00",
+            "not a time",
+        ];
+        const AMOUNTS: &[f64] = &[0.0, 0.5, 1.0, 2.25, f64::NAN];
+        let word = |rng: &mut StdRng| (*WORDS.choose(rng).unwrap()).to_owned();
+        let maybe = |rng: &mut StdRng| rng.random_bool(0.6).then(|| word(rng));
+        let day = |rng: &mut StdRng| (*DAYS.choose(rng).unwrap()).to_owned();
+        let instant = |rng: &mut StdRng| (*INSTANTS.choose(rng).unwrap()).to_owned();
+        let amount = |rng: &mut StdRng| *AMOUNTS.choose(rng).unwrap();
+        let n = |rng: &mut StdRng| rng.random_range(0..4);
+        let doctors: Vec<Doctor> = (0..n(rng))
+            .map(|i| Doctor {
+                id: format!("d{i}"),
+                name: word(rng),
+                specialty: maybe(rng),
+                phone: maybe(rng),
+                email: maybe(rng),
+                address: maybe(rng),
+                note: maybe(rng),
+            })
+            .collect();
+        let medications: Vec<Medication> = (0..n(rng))
+            .map(|i| Medication {
+                id: format!("m{i}"),
+                catalog_id: None,
+                name: word(rng),
+                generic_name: maybe(rng),
+                form: maybe(rng),
+                strength: maybe(rng),
+                dose: amount(rng),
+                unit: word(rng),
+                schedule: Schedule {
+                    times: (0..n(rng))
+                        .map(|_| (*["08:00", "24:00", "20:30", ""].choose(rng).unwrap()).to_owned())
+                        .collect(),
+                    days: (0..n(rng))
+                        .map(|_| *[Weekday::Mon, Weekday::Sun].choose(rng).unwrap())
+                        .collect(),
+                    as_needed: rng.random_bool(0.3),
+                },
+                start_date: day(rng),
+                end_date: rng.random_bool(0.5).then(|| day(rng)),
+                notes: maybe(rng),
+                archived: rng.random_bool(0.2),
+                updated_at: instant(rng),
+            })
+            .collect();
+        let statuses = [DoseStatus::Taken, DoseStatus::Skipped, DoseStatus::Missed];
+        Export {
+            exported_at: instant(rng),
+            patient: Patient {
+                id: format!("u{}", n(rng)),
+                name: word(rng),
+                email: word(rng),
+                timezone: (*["Asia/Tokyo", "UTC", "Nowhere/Else"].choose(rng).unwrap()).to_owned(),
+            },
+            doses: (0..n(rng))
+                .map(|i| Dose {
+                    id: format!("dose{i}"),
+                    medication_id: format!("m{}", n(rng)),
+                    taken_at: instant(rng),
+                    dose: amount(rng),
+                    status: *statuses.choose(rng).unwrap(),
+                    note: maybe(rng),
+                })
+                .collect(),
+            symptoms: (0..n(rng))
+                .map(|i| Symptom {
+                    id: format!("s{i}"),
+                    name: word(rng),
+                    severity: rng.random_range(1..=10),
+                    occurred_at: instant(rng),
+                    note: maybe(rng),
+                })
+                .collect(),
+            feelings: (0..n(rng))
+                .map(|_| Feeling {
+                    date: day(rng),
+                    score: rng.random_range(1..=10),
+                    note: maybe(rng),
+                })
+                .collect(),
+            conditions: (0..n(rng))
+                .map(|i| MedicalCondition {
+                    id: format!("c{i}"),
+                    name: word(rng),
+                    icd10: maybe(rng),
+                    diagnosed_on: rng.random_bool(0.5).then(|| day(rng)),
+                    status: *[ConditionStatus::Active, ConditionStatus::Resolved]
+                        .choose(rng)
+                        .unwrap(),
+                    note: maybe(rng),
+                    doctor_ids: (0..n(rng)).map(|_| format!("d{}", n(rng))).collect(),
+                })
+                .collect(),
+            allergies: (0..n(rng))
+                .map(|i| Allergy {
+                    id: format!("a{i}"),
+                    substance: word(rng),
+                    reaction: maybe(rng),
+                    severity: *[AllergySeverity::Mild, AllergySeverity::Severe]
+                        .choose(rng)
+                        .unwrap(),
+                    note: maybe(rng),
+                })
+                .collect(),
+            medications,
+            doctors,
+            emergency_contact: rng.random_bool(0.5).then(|| EmergencyContact {
+                name: word(rng),
+                relationship: maybe(rng),
+                phone: word(rng),
+                email: maybe(rng),
+            }),
+        }
+    }
+
+    /// Where `value` holds a null, an empty string, array or object, or a string with
+    /// surrounding spaces, none of which FHIR JSON has.
+    fn not_fhir_json(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Null => found.push(format!("{path}: null")),
+            Value::String(s) if s.is_empty() || s.trim() != s => {
+                found.push(format!("{path}: {s:?}"))
+            }
+            Value::Array(items) if items.is_empty() => found.push(format!("{path}: []")),
+            Value::Object(fields) if fields.is_empty() => found.push(format!("{path}: {{}}")),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    not_fhir_json(item, &format!("{path}[{i}]"), found);
+                }
+            }
+            Value::Object(fields) => {
+                for (name, field) in fields {
+                    not_fhir_json(field, &format!("{path}.{name}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
     #[test]
-    fn compact_leaves_no_empty_values() {
-        let mut v = json!({ "a": null, "b": "", "c": [], "d": {}, "e": [null, { "f": [] }], "g": " x ", "h": 0, "i": false, "j": "y" });
-        compact(&mut v);
-        assert_eq!(v, json!({ "g": "x", "h": 0, "i": false, "j": "y" }));
+    fn no_export_gives_an_empty_or_untrimmed_value() {
+        let mut rng = StdRng::seed_from_u64(9);
+        for case in 0..500 {
+            let export = random_export(&mut rng);
+            let json = bundle(&export);
+            let mut found = Vec::new();
+            not_fhir_json(&json, "bundle", &mut found);
+            assert!(found.is_empty(), "case {case}: {found:?}\n{export:#?}");
+        }
     }
 }
