@@ -13,14 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl,
-    JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    SignatureVerificationError, TokenResponse,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
+    TokenResponse,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -53,7 +56,32 @@ type IdToken = openidconnect::IdToken<
     CoreJwsSigningAlgorithm,
 >;
 
-type Client = CoreClient<
+/// The token endpoint's answer, its ID token read with [`ExtraClaims`] as it arrives (the core
+/// types would read it without them, so it had to be printed and read again).
+type TokenAnswer = StandardTokenResponse<
+    IdTokenFields<
+        ExtraClaims,
+        EmptyExtraTokenFields,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    >,
+    CoreTokenType,
+>;
+
+/// openidconnect's `CoreClient`, but for [`TokenAnswer`].
+type Client = openidconnect::Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    TokenAnswer,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
@@ -235,7 +263,7 @@ impl Provider<'_> {
             .is_none_or(|methods| methods.iter().any(|m| m.as_ref() == "client_secret_basic"));
         let redirect = RedirectUrl::new(settings.redirect_uri.clone())
             .map_err(|err| ProviderError::Unavailable(format!("redirect URI: {err}")))?;
-        let client = CoreClient::from_provider_metadata(
+        let client = Client::from_provider_metadata(
             // The client's own key set stays empty: ID tokens are checked against `jwks`.
             metadata,
             ClientId::new(settings.client_id.clone()),
@@ -315,18 +343,14 @@ impl Provider<'_> {
                 }
                 other => ProviderError::Unavailable(format!("token endpoint: {other}")),
             })?;
-        let raw = response
+        let token: &IdToken = response
             .id_token()
-            .ok_or_else(|| ProviderError::InvalidIdToken("no id_token in the answer".into()))?
-            .to_string();
-        let token: IdToken = raw
-            .parse()
-            .map_err(|err| ProviderError::InvalidIdToken(format!("unreadable: {err}")))?;
-        match self.verify(ctx, &discovery, &token, nonce) {
+            .ok_or_else(|| ProviderError::InvalidIdToken("no id_token in the answer".into()))?;
+        match self.verify(ctx, &discovery, token, nonce) {
             Err(ProviderError::UnknownKey) => {
                 // Perhaps a key the provider rotated in since we fetched them: once more.
                 let discovery = self.discovery(now, true).await?;
-                self.verify(ctx, &discovery, &token, nonce)
+                self.verify(ctx, &discovery, token, nonce)
             }
             other => other,
         }
