@@ -275,8 +275,17 @@ fn level_filter(level: LogLevel) -> LevelFilter {
     }
 }
 
+/// The span a call to a service outside the process (an OpenID Provider) runs in, at debug
+/// level, so production logs never show it. The request benchmark counts the time inside it
+/// as it counts store calls: the service's answer and the HTTP client's work are not ours.
+pub const EXTERNAL_CALL_SPAN: &str = "external_call";
+
 /// A subscriber writing our JSON lines at `level`; chatty dependencies only from WARN.
-pub fn subscriber(function: &str, level: LogLevel, sink: Sink) -> impl Subscriber + Send + Sync {
+pub fn subscriber(
+    function: &str,
+    level: LogLevel,
+    sink: Sink,
+) -> impl Subscriber + for<'span> LookupSpan<'span> + Send + Sync {
     let level = level_filter(level);
     let quiet = level.min(LevelFilter::WARN);
     let filter = Targets::new()

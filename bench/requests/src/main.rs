@@ -33,8 +33,6 @@ mod report;
 mod summary;
 
 use anyhow::{Context as _, Result, bail, ensure};
-use shared::config::LogLevel;
-use shared::telemetry::Sink;
 use shared::testkit::{BackendKind, TestStore, request};
 
 use crate::cases::{CASES, Case, Weight};
@@ -133,12 +131,6 @@ async fn run() -> Result<()> {
     }
     // The access log lines that round trips are read from (`sequential_calls`).
     shared::testkit::captured_logs();
-    // While timing, log lines are built as in production (INFO, JSON) and dropped.
-    let quiet = tracing::Dispatch::new(shared::telemetry::subscriber(
-        "bench",
-        LogLevel::Info,
-        Sink::Discard,
-    ));
     let production = hashing::production_cost()?;
     let verifier = hashing::Verifier::new(production).await?;
     let mut measured = Vec::new();
@@ -147,6 +139,8 @@ async fn run() -> Result<()> {
         eprintln!("{backend}: preparing accounts and a month of tracker data");
         let store = TestStore::new(*kind).await;
         let mut fixture = Fixture::new(&store, production).await?;
+        // While timing, log lines are built as in production (INFO, JSON) and dropped.
+        let quiet = fixture.meter.quiet_logs();
         if options.only.is_none() {
             check_coverage(&fixture).await?;
         }
@@ -171,7 +165,7 @@ async fn run() -> Result<()> {
     }
     report::requests(&measured);
     report::round_trip_targets(&measured);
-    let at_token_cost = hashing_cases_at_token_cost(&options, &quiet).await?;
+    let at_token_cost = hashing_cases_at_token_cost(&options).await?;
     report::hash_wait(&measured, &at_token_cost);
     eprintln!("hashing at the production cost");
     let times = hashing::measure(&verifier, options.hashing).await?;
@@ -192,10 +186,7 @@ async fn run() -> Result<()> {
 /// hashed at the tests' token cost (microseconds, not tens of milliseconds): what is left of
 /// their own CPU is ours, without what waiting for a real hash costs the request thread (see
 /// [`report::hash_wait`]). Nothing when the embedded store is not among the backends.
-async fn hashing_cases_at_token_cost(
-    options: &Options,
-    quiet: &tracing::Dispatch,
-) -> Result<Vec<Measured>> {
+async fn hashing_cases_at_token_cost(options: &Options) -> Result<Vec<Measured>> {
     let selected: Vec<(usize, &Case)> = CASES
         .iter()
         .enumerate()
@@ -208,6 +199,7 @@ async fn hashing_cases_at_token_cost(
     let store = TestStore::new(BackendKind::Embedded).await;
     let token_cost = shared::config::PasswordSettings::cheap_for_tests();
     let mut fixture = Fixture::new(&store, token_cost).await?;
+    let quiet = fixture.meter.quiet_logs();
     // Cheap now, so as many timed requests as a case that prepares state.
     let options = Options {
         hashing: (options.light / 3).max(1),
@@ -225,7 +217,7 @@ async fn hashing_cases_at_token_cost(
             (index, case),
             "embedded",
             &options,
-            quiet,
+            &quiet,
             None,
         )
         .await

@@ -3,16 +3,27 @@
 //! [`TimedBackend`] wraps the store backend and adds up the time during which at least one
 //! backend call was in flight: wall time, and CPU time of the runtime thread (where the DynamoDB
 //! client does its work; SQLite runs on the blocking pool). Calls started together (`join!`) are
-//! counted once, as the union of their intervals. [`thread_cpu`] reads the calling thread's CPU
-//! clock; on a current-thread runtime that thread runs every request, while Argon2 and SQLite run
-//! on the blocking pool and so never count as ours.
+//! counted once, as the union of their intervals. A call to another service (an OpenID
+//! Provider's token endpoint, in a [`EXTERNAL_CALL_SPAN`]) is counted with them, through
+//! [`TimedBackend::quiet_logs`]: like a store call it is waiting for another service, and the
+//! HTTP client's work meanwhile. [`thread_cpu`] reads the calling thread's CPU clock; on a
+//! current-thread runtime that thread runs every request, while Argon2 and SQLite run on the
+//! blocking pool and so never count as ours.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use shared::config::LogLevel;
 use shared::store::{Backend, Condition, Item, Key, Page, Query, StoreError, Update, Write};
+use shared::telemetry::{EXTERNAL_CALL_SPAN, Sink};
+use tracing::span::{Attributes, Id};
+use tracing::{Dispatch, Subscriber};
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// CPU time the calling thread has used so far (user and system).
 pub fn thread_cpu() -> Duration {
@@ -97,6 +108,21 @@ impl TimedBackend {
         self.tally.lock().unwrap_or_else(|e| e.into_inner()).total
     }
 
+    /// Log lines built as in production (INFO, JSON) and dropped, with every
+    /// [`EXTERNAL_CALL_SPAN`] counted as store time: the logs to time requests under.
+    pub fn quiet_logs(&self) -> Dispatch {
+        let external_calls = ExternalCalls {
+            tally: self.tally.clone(),
+            open: Mutex::new(HashMap::new()),
+        }
+        .with_filter(
+            filter_fn(|span| span.name() == EXTERNAL_CALL_SPAN)
+                .with_max_level_hint(tracing::Level::DEBUG),
+        );
+        let logs = shared::telemetry::subscriber("bench", LogLevel::Info, Sink::Discard);
+        Dispatch::new(logs.with(external_calls))
+    }
+
     async fn timed<T>(&self, call: impl Future<Output = T>) -> T {
         let _in_flight = InFlight::start(&self.tally);
         call.await
@@ -151,18 +177,44 @@ impl Backend for TimedBackend {
     }
 }
 
+/// The [`EXTERNAL_CALL_SPAN`]s open, each holding its call in flight until it closes.
+struct ExternalCalls {
+    tally: Arc<Mutex<Tally>>,
+    open: Mutex<HashMap<Id, InFlight>>,
+}
+
+impl<S: Subscriber> Layer<S> for ExternalCalls {
+    fn on_new_span(&self, _: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        // The filter lets only external call spans through.
+        let in_flight = InFlight::start(&self.tally);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.insert(id.clone(), in_flight);
+    }
+
+    fn on_close(&self, id: Id, _: Context<'_, S>) {
+        let ended = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        drop(ended);
+    }
+}
+
 /// What one timed request cost.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
     pub wall: Duration,
-    /// Wall time with a store call in flight.
+    /// Wall time with a store call (or an external call) in flight.
     pub store: Duration,
     /// CPU time of the runtime thread while a store call was in flight: the store client's work
     /// (on DynamoDB the SDK: serialising, signing, HTTP; on SQLite handing each call to the
-    /// blocking pool and being woken), which neither side of the table would see otherwise.
+    /// blocking pool and being woken; for an OpenID Provider reqwest's), which neither side of
+    /// the table would see otherwise.
     pub client_cpu: Duration,
-    /// CPU time of the runtime thread outside store calls: routing, extractors, validation,
-    /// tokens, the handler's own work, serialisation, logs and metrics.
+    /// CPU time of the runtime thread outside those calls: routing, extractors, validation,
+    /// tokens (an ID token's parsing and signature check too), the handler's own work,
+    /// serialisation, logs and metrics.
     pub own_cpu: Duration,
 }
 
@@ -246,6 +298,35 @@ mod tests {
             total.cpu
         );
         assert!(total.wall >= total.cpu, "{total:?}");
+    }
+
+    /// Work inside an external call's span counts as the store's, once even when a store call
+    /// runs meanwhile; work in any other span is ours.
+    #[tokio::test(flavor = "current_thread")]
+    async fn external_calls_count_with_the_store() {
+        use tracing::Instrument;
+
+        let meter = TimedBackend::new(Arc::new(SpinningStore));
+        let _logs = tracing::dispatcher::set_default(&meter.quiet_logs());
+        let external = async { spin(SPIN) }
+            .instrument(tracing::debug_span!(EXTERNAL_CALL_SPAN, service = "test"));
+        external.await;
+        async { spin(SPIN) }
+            .instrument(tracing::debug_span!("not_external"))
+            .await;
+        let key = Key::new("p", "s");
+        let together = async {
+            spin(SPIN);
+            meter.get(&key, 0).await
+        }
+        .instrument(tracing::debug_span!(EXTERNAL_CALL_SPAN, service = "test"));
+        assert!(together.await.unwrap().is_none());
+        let total = meter.total();
+        assert!(
+            total.cpu >= SPIN * 3 && total.cpu < SPIN * 4,
+            "two calls' spin and the store call's inside one, not the other span's: {:?}",
+            total.cpu
+        );
     }
 
     #[test]

@@ -154,9 +154,10 @@ pub fn requests(measured: &[Measured]) {
         ]);
     }
     table.print(
-        "1. Per request, in process (median and p99 of wall time; time with a store call in \
-         flight; client CPU = runtime-thread CPU meanwhile, the store client's share; own CPU = \
-         runtime-thread CPU outside store calls, Argon2 excluded) and \
+        "1. Per request, in process (median and p99 of wall time; time with a store call, or \
+         the OpenID callback's call to the provider, in flight; client CPU = runtime-thread \
+         CPU meanwhile, the clients' share; own CPU = runtime-thread CPU outside those calls, \
+         Argon2 excluded) and \
          2. store round trips of one request (calls, sequential steps)",
     );
     for backend in ["embedded", "dynamodb"] {

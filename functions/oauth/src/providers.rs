@@ -9,6 +9,7 @@
 //! rotating its keys), at most every [`MIN_REFRESH_SECS`].
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +26,13 @@ use openidconnect::{
     RedirectUrl, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
     TokenResponse,
 };
+use openidconnect::{AsyncHttpClient, HttpClientError, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use shared::AppContext;
 use shared::config::{IssuerCheck, OAuthProviderSettings};
+use shared::telemetry::EXTERNAL_CALL_SPAN;
+use tracing::Instrument;
 
 use crate::keys::ProviderKey;
 
@@ -137,11 +141,25 @@ struct Cached {
     fetched_at: i64,
 }
 
+/// reqwest, with each exchange in an [`EXTERNAL_CALL_SPAN`].
+struct ProviderHttp(reqwest::Client);
+
+impl<'c> AsyncHttpClient<'c> for ProviderHttp {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        let span = tracing::debug_span!(EXTERNAL_CALL_SPAN, service = "openid_provider");
+        Box::pin(self.0.call(request).instrument(span))
+    }
+}
+
 /// Every configured provider, with their discovery documents and keys cached per container.
 pub struct Providers {
     /// Each provider's settings and its own cache (one slow provider never holds up another).
     providers: BTreeMap<String, (OAuthProviderSettings, tokio::sync::Mutex<Option<Cached>>)>,
-    http: reqwest::Client,
+    http: ProviderHttp,
     cache_ttl: i64,
 }
 
@@ -184,7 +202,7 @@ impl Providers {
             .collect();
         Self {
             providers,
-            http,
+            http: ProviderHttp(http),
             cache_ttl: i64::try_from(ctx.settings.oauth.jwks_cache_ttl.as_secs())
                 .unwrap_or(i64::MAX),
         }
@@ -229,17 +247,23 @@ impl Provider<'_> {
             "{}/.well-known/openid-configuration",
             settings.issuer.trim_end_matches('/')
         );
+        let request = http::Request::get(&url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|err| ProviderError::Unavailable(format!("discovery: {err}")))?;
         let response = self
             .providers
             .http
-            .get(&url)
-            .send()
+            .call(request)
             .await
-            .and_then(reqwest::Response::error_for_status)
             .map_err(|err| ProviderError::Unavailable(format!("discovery: {err}")))?;
-        let metadata: CoreProviderMetadata = response
-            .json()
-            .await
+        if !response.status().is_success() {
+            return Err(ProviderError::Unavailable(format!(
+                "discovery: HTTP {} from {url}",
+                response.status()
+            )));
+        }
+        let metadata: CoreProviderMetadata = serde_json::from_slice(response.body())
             .map_err(|err| ProviderError::Unavailable(format!("discovery document: {err}")))?;
         let issuer = metadata.issuer().clone();
         let expected = match settings.issuer_check {
