@@ -266,10 +266,11 @@ pub fn backup_batch_writes(
 
 /// Every backup-code item in a page of the user's partition, of any batch.
 fn backup_keys_in(items: &[Item]) -> Vec<Key> {
+    // Keys are copied only for the codes, not for every item of the partition.
     items
         .iter()
+        .filter(|item| item.sk().is_some_and(|sk| sk.starts_with(backup::PREFIX)))
         .filter_map(Item::key)
-        .filter(|k| k.sk.starts_with(backup::PREFIX))
         .collect()
 }
 
@@ -277,10 +278,9 @@ fn backup_keys_in(items: &[Item]) -> Vec<Key> {
 /// `writes` does not already touch, added to `writes` as far as they fit beside `reserve`
 /// more writes. Returns the codes that did not fit, for [`delete_codes_after_commit`].
 pub fn delete_codes_within(items: &[Item], writes: &mut Vec<Write>, reserve: usize) -> Vec<Key> {
-    let touched: Vec<Key> = writes.iter().filter_map(Write::key).collect();
     let mut codes: Vec<Key> = backup_keys_in(items)
         .into_iter()
-        .filter(|key| !touched.contains(key))
+        .filter(|key| !writes.iter().any(|write| write.has_key(key)))
         .collect();
     let room = MAX_TRANSACTION_WRITES.saturating_sub(writes.len() + reserve);
     let rest = codes.split_off(room.min(codes.len()));
