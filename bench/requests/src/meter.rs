@@ -110,6 +110,11 @@ impl TimedBackend {
 
     /// Log lines built as in production (INFO, JSON) and dropped, with every
     /// [`EXTERNAL_CALL_SPAN`] counted as store time: the logs to time requests under.
+    ///
+    /// With two per-layer filters that disagree, tracing asks both about every INFO span and
+    /// event instead of caching one answer per call site: tens of nanoseconds a log line,
+    /// within noise in interleaved runs of `GET /v1/auth/me` (16, 15, 14 µs of own CPU with
+    /// this layer; 17, 17, 16 without).
     pub fn quiet_logs(&self) -> Dispatch {
         let external_calls = ExternalCalls {
             tally: self.tally.clone(),

@@ -43,12 +43,25 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Claims beyond the standard ones that we read: Microsoft's tenant (`tid`) and its "email
 /// domain owner verified" flag (`xms_edov`), which stands in for `email_verified` there.
+///
+/// Read leniently: they arrive with the token endpoint's answer, whose parse failing would
+/// say "provider unavailable" (503). A `tid` that is not a string is taken as absent, which
+/// fails a tenant-checked sign-in as an unusable ID token (401) and means nothing elsewhere.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct ExtraClaims {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_or_nothing")]
     tid: Option<String>,
     #[serde(default)]
     xms_edov: Option<serde_json::Value>,
+}
+
+fn string_or_nothing<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => Some(text),
+        _ => None,
+    })
 }
 
 impl AdditionalClaims for ExtraClaims {}
@@ -469,6 +482,28 @@ const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `tid` of another type is absent, not a failure to read the provider's answer.
+    #[test]
+    fn extra_claims_are_read_leniently() {
+        let read =
+            |json: serde_json::Value| -> ExtraClaims { serde_json::from_value(json).unwrap() };
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert_eq!(
+            read(serde_json::json!({ "tid": tid })).tid.as_deref(),
+            Some(tid)
+        );
+        for odd in [
+            serde_json::json!(123),
+            serde_json::json!(["x"]),
+            serde_json::Value::Null,
+        ] {
+            assert_eq!(read(serde_json::json!({ "tid": odd })).tid, None, "{odd}");
+        }
+        assert_eq!(read(serde_json::json!({})).tid, None);
+        let flag = read(serde_json::json!({ "xms_edov": "true" })).xms_edov;
+        assert_eq!(flag, Some(serde_json::json!("true")));
+    }
 
     #[test]
     fn a_microsoft_token_names_its_own_tenant_as_issuer() {

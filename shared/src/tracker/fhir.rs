@@ -274,8 +274,7 @@ struct Concept<'a> {
 #[derive(Serialize)]
 struct Coding<'a> {
     system: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'a str>,
+    code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     display: Option<&'a str>,
 }
@@ -351,7 +350,7 @@ fn coded<'a>(system: &'a str, code: &'a str, display: &'a str) -> Concept<'a> {
     Concept {
         coding: Some([Coding {
             system,
-            code: Some(code),
+            code,
             display: Some(display),
         }]),
         text: None,
@@ -630,10 +629,11 @@ fn condition_resource<'a>(
             others.join(", ")
         )));
     }
-    let icd10 = condition.icd10.as_ref().map(|code| {
+    // A coding without a code says nothing.
+    let icd10 = condition.icd10.as_deref().and_then(text).map(|code| {
         [Coding {
             system: ICD10,
-            code: text(code),
+            code,
             display: None,
         }]
     });
@@ -683,8 +683,7 @@ struct AllergyIntolerance<'a> {
 
 #[derive(Serialize)]
 struct Reaction<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    manifestation: Option<[Label<'a>; 1]>,
+    manifestation: [Label<'a>; 1],
     severity: &'static str,
 }
 
@@ -695,9 +694,9 @@ fn allergy_resource(id: Uuid, allergy: &Allergy, patient: Ref) -> Resource<'_> {
         AllergySeverity::Severe => ("high", "severe"),
     };
     // A reaction needs a manifestation; without one the severity is in the criticality only.
-    let reaction = allergy.reaction.as_ref().map(|r| {
+    let reaction = labels(allergy.reaction.as_deref()).map(|manifestation| {
         [Reaction {
-            manifestation: labels(Some(r)),
+            manifestation,
             severity,
         }]
     });
@@ -1519,6 +1518,7 @@ mod tests {
             "Ada",
             "tab\tand \"quotes\"",
             "Ünïcödé ✓",
+            "\u{a0}ADA\u{a0}",
             "x",
         ];
         const DAYS: &[&str] = &["2026-03-29", "2026-02-30", "", "0000-01-01", "2028-02-29"];
@@ -1529,7 +1529,7 @@ mod tests {
             "2026-03-29T08:00:00-00:00",
             "not a time",
         ];
-        const AMOUNTS: &[f64] = &[0.0, 0.5, 1.0, 2.25, f64::NAN];
+        const AMOUNTS: &[f64] = &[0.0, -0.0, 0.5, 1.0, 2.25, f64::NAN, f64::INFINITY];
         let word = |rng: &mut StdRng| (*WORDS.choose(rng).unwrap()).to_owned();
         let maybe = |rng: &mut StdRng| rng.random_bool(0.6).then(|| word(rng));
         let day = |rng: &mut StdRng| (*DAYS.choose(rng).unwrap()).to_owned();
@@ -1562,7 +1562,11 @@ mod tests {
                         .map(|_| (*["08:00", "24:00", "20:30", ""].choose(rng).unwrap()).to_owned())
                         .collect(),
                     days: (0..n(rng))
-                        .map(|_| *[Weekday::Mon, Weekday::Sun].choose(rng).unwrap())
+                        .map(|_| {
+                            *[Weekday::Mon, Weekday::Wed, Weekday::Sat, Weekday::Sun]
+                                .choose(rng)
+                                .unwrap()
+                        })
                         .collect(),
                     as_needed: rng.random_bool(0.3),
                 },
@@ -1580,7 +1584,10 @@ mod tests {
                 id: format!("u{}", n(rng)),
                 name: word(rng),
                 email: word(rng),
-                timezone: (*["Asia/Tokyo", "UTC", "Nowhere/Else"].choose(rng).unwrap()).to_owned(),
+                timezone: (*["Asia/Tokyo", "UTC", "Nowhere/Else", ""]
+                    .choose(rng)
+                    .unwrap())
+                .to_owned(),
             },
             doses: (0..n(rng))
                 .map(|i| Dose {
@@ -1626,9 +1633,13 @@ mod tests {
                     id: format!("a{i}"),
                     substance: word(rng),
                     reaction: maybe(rng),
-                    severity: *[AllergySeverity::Mild, AllergySeverity::Severe]
-                        .choose(rng)
-                        .unwrap(),
+                    severity: *[
+                        AllergySeverity::Mild,
+                        AllergySeverity::Moderate,
+                        AllergySeverity::Severe,
+                    ]
+                    .choose(rng)
+                    .unwrap(),
                     note: maybe(rng),
                 })
                 .collect(),
@@ -1667,6 +1678,25 @@ mod tests {
         }
     }
 
+    /// Every value held under `key`, at any depth (array members one by one).
+    fn every<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+        match value {
+            Value::Object(fields) => {
+                for (name, field) in fields {
+                    if name == key {
+                        match field {
+                            Value::Array(items) => out.extend(items),
+                            other => out.push(other),
+                        }
+                    }
+                    every(field, key, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| every(item, key, out)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn no_export_gives_an_empty_or_untrimmed_value() {
         let mut rng = StdRng::seed_from_u64(9);
@@ -1676,6 +1706,18 @@ mod tests {
             let mut found = Vec::new();
             not_fhir_json(&json, "bundle", &mut found);
             assert!(found.is_empty(), "case {case}: {found:?}\n{export:#?}");
+            // What R4 requires of the elements a blank input could leave half-filled.
+            let (mut reactions, mut codings) = (Vec::new(), Vec::new());
+            every(&json, "reaction", &mut reactions);
+            every(&json, "coding", &mut codings);
+            assert!(
+                reactions.iter().all(|r| r.get("manifestation").is_some()),
+                "case {case}: a reaction without a manifestation: {reactions:?}"
+            );
+            assert!(
+                codings.iter().all(|c| c.get("code").is_some()),
+                "case {case}: a coding without a code: {codings:?}"
+            );
         }
     }
 }

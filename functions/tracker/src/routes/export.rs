@@ -58,6 +58,8 @@ pub async fn export(
         Format::Json => ("tracker.export.json", Json(export).into_response()),
         Format::Fhir => {
             let bundle = tracker::fhir::bundle(&export);
+            // Cannot fail (every map key is a string); if it did, nothing was exported, and
+            // the error returns before the audit record.
             let body = json_body(&bundle, FHIR_BYTES_PER_ENTRY * bundle.entries())?;
             let media_type = [(http::header::CONTENT_TYPE, tracker::fhir::MEDIA_TYPE)];
             ("tracker.export.fhir", (media_type, body).into_response())
