@@ -105,6 +105,11 @@ impl Item {
         T::deserialize(&self.0).map_err(StoreError::corrupt)
     }
 
+    /// [`Item::to_entity`], taking the item: its strings move into the entity, uncopied.
+    pub fn into_entity<T: DeserializeOwned>(self) -> Result<T, StoreError> {
+        T::deserialize(Value::Object(self.0)).map_err(StoreError::corrupt)
+    }
+
     /// Builder: sets the TTL (epoch seconds).
     pub fn with_ttl(mut self, expires_at: i64) -> Self {
         self.set(EXPIRES_AT, expires_at);

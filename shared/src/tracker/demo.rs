@@ -360,7 +360,7 @@ mod tests {
             timezone: "UTC".into(),
             disabled: false,
         };
-        Export::from_items(&user, items, "2026-03-29T09:00:00Z".into()).unwrap()
+        Export::from_items(&user, items.to_vec(), "2026-03-29T09:00:00Z".into()).unwrap()
     }
 
     #[test]

@@ -39,17 +39,18 @@ pub struct Export {
 }
 
 impl Export {
-    /// Decodes a whole tracker partition (in key order, so entries come out by day).
+    /// Decodes a whole tracker partition (in key order, so entries come out by day). The items
+    /// are taken: their strings move into the records.
     pub fn from_items(
         user: &User,
-        items: &[Item],
+        items: Vec<Item>,
         exported_at: String,
     ) -> Result<Self, StoreError> {
         let parts = Parts::of(items);
         // Entries of one day come in id order; show them by local time.
-        let mut doses: Vec<Dose> = decode(&parts.doses)?;
+        let mut doses: Vec<Dose> = decode(parts.doses)?;
         doses.sort_by(|a, b| local_order(&a.taken_at).cmp(local_order(&b.taken_at)));
-        let mut symptoms: Vec<Symptom> = decode(&parts.symptoms)?;
+        let mut symptoms: Vec<Symptom> = decode(parts.symptoms)?;
         symptoms.sort_by(|a, b| local_order(&a.occurred_at).cmp(local_order(&b.occurred_at)));
         Ok(Self {
             exported_at,
@@ -59,14 +60,43 @@ impl Export {
                 email: user.email.clone(),
                 timezone: user.timezone.clone(),
             },
-            medications: decode(&parts.medications)?,
+            medications: decode(parts.medications)?,
             doses,
             symptoms,
-            feelings: decode(&parts.feelings)?,
-            conditions: decode(&parts.conditions)?,
-            allergies: decode(&parts.allergies)?,
-            doctors: decode(&parts.doctors)?,
-            emergency_contact: parts.contact.map(Item::to_entity).transpose()?,
+            feelings: decode(parts.feelings)?,
+            conditions: decode(parts.conditions)?,
+            allergies: decode(parts.allergies)?,
+            doctors: decode(parts.doctors)?,
+            emergency_contact: parts.contact.map(Item::into_entity).transpose()?,
+        })
+    }
+}
+
+/// What a partition's item is to the export.
+enum Part {
+    Contact,
+    Medication,
+    Dose,
+    Symptom,
+    Feeling,
+    Condition,
+    Allergy,
+    Doctor,
+}
+
+impl Part {
+    fn of(sk: &str) -> Option<Self> {
+        Some(match day_entry_kind_of(sk) {
+            Some(Kind::Dose) => Self::Dose,
+            Some(Kind::Symptom) => Self::Symptom,
+            Some(Kind::Feeling) => Self::Feeling,
+            None if sk == CONTACT_SK => Self::Contact,
+            None if sk.starts_with(MEDICATION_PREFIX) => Self::Medication,
+            None if sk.starts_with(CONDITION_PREFIX) => Self::Condition,
+            None if sk.starts_with(ALLERGY_PREFIX) => Self::Allergy,
+            None if sk.starts_with(DOCTOR_PREFIX) => Self::Doctor,
+            // Day entries of other kinds, and records the export does not hold.
+            Some(_) | None => return None,
         })
     }
 }
@@ -74,45 +104,45 @@ impl Export {
 /// A partition's items sorted by what they are, in one pass and in key order: each item's sort
 /// key is looked up once (a search of its attributes), not once per kind of record.
 #[derive(Default)]
-struct Parts<'a> {
-    contact: Option<&'a Item>,
-    medications: Vec<&'a Item>,
-    doses: Vec<&'a Item>,
-    symptoms: Vec<&'a Item>,
-    feelings: Vec<&'a Item>,
-    conditions: Vec<&'a Item>,
-    allergies: Vec<&'a Item>,
-    doctors: Vec<&'a Item>,
+struct Parts {
+    contact: Option<Item>,
+    medications: Vec<Item>,
+    doses: Vec<Item>,
+    symptoms: Vec<Item>,
+    feelings: Vec<Item>,
+    conditions: Vec<Item>,
+    allergies: Vec<Item>,
+    doctors: Vec<Item>,
 }
 
-impl<'a> Parts<'a> {
-    fn of(items: &'a [Item]) -> Self {
+impl Parts {
+    fn of(items: Vec<Item>) -> Self {
         let mut parts = Self::default();
         for item in items {
-            let Some(sk) = item.sk() else { continue };
-            let part = match day_entry_kind_of(sk) {
-                Some(Kind::Dose) => &mut parts.doses,
-                Some(Kind::Symptom) => &mut parts.symptoms,
-                Some(Kind::Feeling) => &mut parts.feelings,
-                None if sk == CONTACT_SK => {
+            let Some(part) = item.sk().and_then(Part::of) else {
+                continue;
+            };
+            let list = match part {
+                Part::Contact => {
                     parts.contact = parts.contact.or(Some(item));
                     continue;
                 }
-                None if sk.starts_with(MEDICATION_PREFIX) => &mut parts.medications,
-                None if sk.starts_with(CONDITION_PREFIX) => &mut parts.conditions,
-                None if sk.starts_with(ALLERGY_PREFIX) => &mut parts.allergies,
-                None if sk.starts_with(DOCTOR_PREFIX) => &mut parts.doctors,
-                // Day entries of other kinds, and records the export does not hold.
-                Some(_) | None => continue,
+                Part::Medication => &mut parts.medications,
+                Part::Dose => &mut parts.doses,
+                Part::Symptom => &mut parts.symptoms,
+                Part::Feeling => &mut parts.feelings,
+                Part::Condition => &mut parts.conditions,
+                Part::Allergy => &mut parts.allergies,
+                Part::Doctor => &mut parts.doctors,
             };
-            part.push(item);
+            list.push(item);
         }
         parts
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(items: &[&Item]) -> Result<Vec<T>, StoreError> {
-    items.iter().map(|item| item.to_entity()).collect()
+fn decode<T: serde::de::DeserializeOwned>(items: Vec<Item>) -> Result<Vec<T>, StoreError> {
+    items.into_iter().map(Item::into_entity).collect()
 }
 
 /// The local date and time of an instant (`YYYY-MM-DDTHH:MM:SS`), which orders a day's entries.

@@ -53,7 +53,7 @@ pub async fn export(
     let user = bearer.user_id();
     let everything = Query::table(tracker::partition(user)).limit(shared::store::MAX_PAGE_SIZE);
     let (items, holder) = super::common::read_with_profile(&ctx, &bearer, everything).await?;
-    let export = Export::from_items(&holder, &items, ctx.clock.now().to_string())?;
+    let export = Export::from_items(&holder, items, ctx.clock.now().to_string())?;
     let (event, response) = match params.format {
         Format::Json => ("tracker.export.json", Json(export).into_response()),
         Format::Fhir => {
