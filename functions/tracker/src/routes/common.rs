@@ -314,8 +314,8 @@ pub async fn page_of<T: DeserializeOwned + ToSchema>(
     Ok(Page {
         items: page
             .items
-            .iter()
-            .map(Item::to_entity)
+            .into_iter()
+            .map(Item::into_entity)
             .collect::<Result<_, _>>()?,
         next_cursor: page.cursor.map(|c| c.as_token().to_owned()),
     })

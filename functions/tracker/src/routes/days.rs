@@ -177,8 +177,8 @@ pub async fn adherence(
         })
         .await?;
     let doses = doses
-        .iter()
-        .map(Item::to_entity)
+        .into_iter()
+        .map(Item::into_entity)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(views::adherence(
         from,
