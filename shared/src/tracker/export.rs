@@ -72,32 +72,17 @@ impl Export {
     }
 }
 
-/// What a partition's item is to the export.
-enum Part {
-    Contact,
-    Medication,
-    Dose,
-    Symptom,
-    Feeling,
-    Condition,
-    Allergy,
-    Doctor,
-}
-
-impl Part {
-    fn of(sk: &str) -> Option<Self> {
-        Some(match day_entry_kind_of(sk) {
-            Some(Kind::Dose) => Self::Dose,
-            Some(Kind::Symptom) => Self::Symptom,
-            Some(Kind::Feeling) => Self::Feeling,
-            None if sk == CONTACT_SK => Self::Contact,
-            None if sk.starts_with(MEDICATION_PREFIX) => Self::Medication,
-            None if sk.starts_with(CONDITION_PREFIX) => Self::Condition,
-            None if sk.starts_with(ALLERGY_PREFIX) => Self::Allergy,
-            None if sk.starts_with(DOCTOR_PREFIX) => Self::Doctor,
-            // Day entries of other kinds, and records the export does not hold.
-            Some(_) | None => return None,
-        })
+/// What a partition's item is, among the records the export holds.
+fn kind_of(sk: &str) -> Option<Kind> {
+    match day_entry_kind_of(sk) {
+        Some(kind @ (Kind::Dose | Kind::Symptom | Kind::Feeling)) => Some(kind),
+        None if sk == CONTACT_SK => Some(Kind::EmergencyContact),
+        None if sk.starts_with(MEDICATION_PREFIX) => Some(Kind::Medication),
+        None if sk.starts_with(CONDITION_PREFIX) => Some(Kind::Condition),
+        None if sk.starts_with(ALLERGY_PREFIX) => Some(Kind::Allergy),
+        None if sk.starts_with(DOCTOR_PREFIX) => Some(Kind::Doctor),
+        // Day entries of other kinds, and records the export does not hold.
+        Some(_) | None => None,
     }
 }
 
@@ -119,21 +104,21 @@ impl Parts {
     fn of(items: Vec<Item>) -> Self {
         let mut parts = Self::default();
         for item in items {
-            let Some(part) = item.sk().and_then(Part::of) else {
+            let Some(kind) = item.sk().and_then(kind_of) else {
                 continue;
             };
-            let list = match part {
-                Part::Contact => {
+            let list = match kind {
+                Kind::EmergencyContact => {
                     parts.contact = parts.contact.or(Some(item));
                     continue;
                 }
-                Part::Medication => &mut parts.medications,
-                Part::Dose => &mut parts.doses,
-                Part::Symptom => &mut parts.symptoms,
-                Part::Feeling => &mut parts.feelings,
-                Part::Condition => &mut parts.conditions,
-                Part::Allergy => &mut parts.allergies,
-                Part::Doctor => &mut parts.doctors,
+                Kind::Medication => &mut parts.medications,
+                Kind::Dose => &mut parts.doses,
+                Kind::Symptom => &mut parts.symptoms,
+                Kind::Feeling => &mut parts.feelings,
+                Kind::Condition => &mut parts.conditions,
+                Kind::Allergy => &mut parts.allergies,
+                Kind::Doctor => &mut parts.doctors,
             };
             list.push(item);
         }

@@ -369,6 +369,14 @@ fn telecom<'a>(system: &'static str, value: Option<&'a str>) -> Option<ContactPo
         .map(|value| ContactPoint { system, value })
 }
 
+/// A phone number and an email address, as far as there are any.
+fn telecoms<'a>(phone: Option<&'a str>, email: Option<&'a str>) -> Vec<ContactPoint<'a>> {
+    [telecom("phone", phone), telecom("email", email)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// The export's calendar day in the user's time zone (UTC when the zone is unknown).
 fn export_day(export: &Export) -> Option<Date> {
     let at: Timestamp = export.exported_at.parse().ok()?;
@@ -523,13 +531,7 @@ fn patient_resource(id: Uuid, export: &Export) -> Resource<'_> {
         [PatientContact {
             relationship,
             name: label(&c.name),
-            telecom: [
-                telecom("phone", Some(&c.phone)),
-                telecom("email", c.email.as_deref()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+            telecom: telecoms(Some(&c.phone), c.email.as_deref()),
         }]
     });
     Resource::Patient(Patient {
@@ -555,13 +557,7 @@ fn practitioner_resource(id: Uuid, doctor: &Doctor) -> Resource<'_> {
     Resource::Practitioner(Practitioner {
         id,
         name: labels(Some(&doctor.name)),
-        telecom: [
-            telecom("phone", doctor.phone.as_deref()),
-            telecom("email", doctor.email.as_deref()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
+        telecom: telecoms(doctor.phone.as_deref(), doctor.email.as_deref()),
         address: labels(doctor.address.as_deref()),
     })
 }
