@@ -3,6 +3,10 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
+# A clean clone builds once: incremental caches would only take disk (gigabytes) and time.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL := 0
+endif
 
 .PHONY: help run test deps fmt lint openapi unit smoke fuzz security bench infra-lint package table clean-local
 
