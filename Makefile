@@ -61,7 +61,7 @@ bench: export BENCH_SUMMARY := $(BENCH_SUMMARY)
 bench: deps ## Benchmarks (figures, not gates): cold start, memory and size; per request; throughput on loopback
 	rm -f $(BENCH_SUMMARY)
 	scripts/bench-lambda.sh
-	MALLOC_MMAP_THRESHOLD_=131072 cargo run --quiet --profile bench-fast -p bench-requests
+	cargo run --quiet --profile bench-fast -p bench-requests
 	scripts/bench-load.sh
 	STORE=dynamodb scripts/bench-load.sh
 	scripts/bench-summary.py $(BENCH_SUMMARY)

@@ -9,8 +9,6 @@ cd "$ROOT"
 scripts/install-tools.sh run
 export PATH="$ROOT/.tools/venv/bin:$PATH"
 export ENV="${ENV:-dev}" AWS_EC2_METADATA_DISABLED=true
-# As deployed (infra/template.yaml): password hashing must not fragment the heap.
-export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 PORT="${PORT:-9000}"
 children=()
 cleanup() { for pid in "${children[@]}"; do kill_tree "$pid"; done; }

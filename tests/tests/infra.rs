@@ -173,8 +173,6 @@ fn every_function_is_a_cargo_lambda_build_on_provided_al2023() {
         "APP_SECRETS_ARN",
         "CORS_ORIGINS",
         "MAIL_FROM",
-        // Without it, password hashing fragments the heap (infra/template.yaml says why).
-        "MALLOC_MMAP_THRESHOLD_",
     ] {
         assert!(
             globals["Environment"]["Variables"].get(variable).is_some(),

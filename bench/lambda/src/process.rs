@@ -108,9 +108,6 @@ fn common_env(launch: &Launch<'_>) -> Vec<(&'static str, String)> {
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench-lambda".to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        // As deployed (infra/template.yaml Globals): without it, password hashing fragments
-        // glibc's heap and auth's memory grows past 600 MB.
-        ("MALLOC_MMAP_THRESHOLD_", "131072".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "dummy".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "dummy".to_owned()),

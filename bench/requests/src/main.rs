@@ -15,8 +15,7 @@
 //! SQLite and Argon2 run on the blocking pool. Own CPU = that thread's CPU time during the request
 //! minus its CPU time while a store call was in flight (see [`meter`]).
 //!
-//! Run it optimised and with the deployed malloc setting, as `make bench` does:
-//! `MALLOC_MMAP_THRESHOLD_=131072 cargo run --profile bench-fast -p bench-requests`.
+//! Run it optimised, as `make bench` does: `cargo run --profile bench-fast -p bench-requests`.
 //! Settings (environment): `PASSWORD_HASH_*` (the Argon2id cost, as a function reads them;
 //! its defaults otherwise), `BENCH_ITERATIONS` (timed iterations of a light endpoint, default 300;
 //! endpoints that prepare state get a third, those that hash a password `BENCH_HASH_ITERATIONS`,

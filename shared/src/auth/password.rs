@@ -286,11 +286,12 @@ impl PasswordHasher {
 }
 
 /// Argon2's working memory (a 1 KiB block per KiB of the cost: 19 MiB by default), kept between
-/// hashes rather than allocated for each. Allocations that large are mapped fresh from the
-/// kernel and faulted in page by page (always, with the deployed `MALLOC_MMAP_THRESHOLD_`), which
-/// made every hash and verify about 1.6× slower (docs/PERFORMANCE.md). Wiped after every use,
-/// so nothing derived from a password outlives its hash. At most one per core is kept: hashing
-/// is CPU-bound, so more at once only queue, and a burst does not leave its memory behind.
+/// hashes rather than allocated for each. Allocations that large come fresh from the kernel and
+/// are faulted in page by page, which made every hash and verify about 1.6× slower; under glibc
+/// they also fragmented the heap, and auth grew past 600 MB (docs/PERFORMANCE.md). Wiped after
+/// every use, so nothing derived from a password outlives its hash. At most one per core is
+/// kept: hashing is CPU-bound, so more at once only queue, and a burst does not leave its memory
+/// behind.
 struct Workspaces {
     /// Blocks of the configured cost; a stored hash of a higher cost gets a one-off allocation.
     blocks: usize,
