@@ -468,18 +468,6 @@ fn time_of_day(raw: &str) -> Option<String> {
     (ok(hours, 23) && ok(minutes, 59)).then(|| format!("{hours}:{minutes}:00"))
 }
 
-fn weekday_code(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "mon",
-        Weekday::Tue => "tue",
-        Weekday::Wed => "wed",
-        Weekday::Thu => "thu",
-        Weekday::Fri => "fri",
-        Weekday::Sat => "sat",
-        Weekday::Sun => "sun",
-    }
-}
-
 fn weekday_name(day: Weekday) -> &'static str {
     match day {
         Weekday::Mon => "Mon",
@@ -777,24 +765,25 @@ struct StatementDosage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    timing: Option<Timing>,
+    timing: Option<Timing<'a>>,
     as_needed_boolean: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     dose_and_rate: Option<[DoseAndRate<'a>; 1]>,
 }
 
 #[derive(Serialize)]
-struct Timing {
-    repeat: Repeat,
+struct Timing<'a> {
+    repeat: Repeat<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Repeat {
+struct Repeat<'a> {
     /// Never empty: a schedule without times has no timing.
     time_of_day: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    day_of_week: Vec<&'static str>,
+    /// Our weekdays serialise as FHIR's `days-of-week` codes (`mon` … `sun`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    day_of_week: &'a [Weekday],
 }
 
 #[derive(Serialize)]
@@ -841,7 +830,7 @@ fn statement_resource<'a>(
     let timing = (!schedule.as_needed && !times.is_empty()).then(|| Timing {
         repeat: Repeat {
             time_of_day: times,
-            day_of_week: schedule.days.iter().map(|d| weekday_code(*d)).collect(),
+            day_of_week: &schedule.days,
         },
     });
     let start = date(&m.start_date);
